@@ -1,0 +1,88 @@
+/** A request body ready to send: one event, or a batch assembled from serialised events. */
+
+import { LIMITS } from './settings.js'
+
+/** The exact text of one request and what its classic signature covers. */
+export interface WebhookBody {
+  /** The bytes sent (as a string; UTF-8 on the wire). */
+  readonly json: string
+  /** The first event's JSON: what the classic `X-Signature` of a batch covers. Equals `json` for a single event. */
+  readonly firstEventJson: string
+  /** How many events the body carries. */
+  readonly count: number
+  /** `true` when `json` is a JSON array. */
+  readonly isBatch: boolean
+}
+
+/**
+ * The body for one serialised event.
+ *
+ * @example
+ * singleBody('{"version":1,"type":"track"}').isBatch // false
+ */
+export function singleBody(eventJson: string): WebhookBody {
+  return { json: eventJson, firstEventJson: eventJson, count: 1, isBatch: false }
+}
+
+/** Limits for one batch request. */
+export interface BatchLimits {
+  /** At most this many events (the `batchSize` setting). */
+  maxEvents: number
+  /** At most this many UTF-8 bytes in the body. Default 512 KB. */
+  maxBytes?: number
+}
+
+/**
+ * Packs serialised events, in order, into one JSON array body, taking as many
+ * as fit in `maxEvents` and `maxBytes`. The first event is always taken, even
+ * when it alone is larger than `maxBytes`, so no event can block the queue.
+ *
+ * @example
+ * const { body, taken } = assembleBatch(queuedJson, { maxEvents: 100 })
+ * send(body.json); markDelivered(queuedJson.slice(0, taken))
+ */
+export function assembleBatch(
+  events: readonly string[],
+  limits: BatchLimits,
+): { body: WebhookBody; taken: number } {
+  const first = events[0]
+  if (first === undefined) throw new RangeError('assembleBatch needs at least one event')
+  const maxEvents = Math.max(1, Math.min(limits.maxEvents, events.length))
+  const maxBytes = limits.maxBytes ?? LIMITS.maxBatchBytes
+  let bytes = 2 + utf8Length(first) // "[" + first + "]"
+  let taken = 1
+  while (taken < maxEvents) {
+    const next = events[taken] as string
+    const size = 1 + utf8Length(next) // "," + next
+    if (bytes + size > maxBytes) break
+    bytes += size
+    taken++
+  }
+  const json =
+    taken === events.length ? `[${events.join(',')}]` : `[${events.slice(0, taken).join(',')}]`
+  return { body: { json, firstEventJson: first, count: taken, isBatch: true }, taken }
+}
+
+/**
+ * The number of bytes `text` takes in UTF-8, without encoding it. Lone
+ * surrogates count as the 3-byte replacement character, as TextEncoder writes them.
+ *
+ * @example
+ * utf8Length('héllo 👋') // 11
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1)
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        bytes += 4
+        i++
+      } else bytes += 3
+    } else bytes += 3
+  }
+  return bytes
+}

@@ -1,0 +1,176 @@
+/** Classifies one attempt at one URL: delivered, worth retrying, or permanently failed, with a stable reason code. */
+
+/** Failures worth another attempt. */
+export type TemporaryReason =
+  | 'timeout'
+  | 'connection_refused'
+  | 'connection_reset'
+  | 'dns'
+  | 'network'
+  | 'http_5xx'
+  | 'http_408'
+  | 'http_410'
+  | 'http_429'
+  | 'http_460'
+
+/** Failures that another attempt cannot fix. */
+export type PermanentReason =
+  | 'http_3xx'
+  | 'http_4xx'
+  | 'http_501'
+  | 'http_505'
+  | 'http_unexpected'
+  | 'tls'
+  | 'invalid_payload'
+
+/** Every reason a delivery records: an attempt's reason, `delivered`, or `expired` when the retry window closed. */
+export type ReasonCode = 'delivered' | TemporaryReason | PermanentReason | 'expired'
+
+/** What to do after an attempt. */
+export type Verdict = 'delivered' | 'retry' | 'permanent'
+
+/** The classified result of one attempt at one URL. */
+export interface AttemptResult {
+  readonly verdict: Verdict
+  readonly reason: ReasonCode
+  /** The HTTP status, when a response arrived. */
+  readonly status?: number
+  /** How long the server asked us to wait (`Retry-After`), in ms. */
+  readonly retryAfterMs?: number
+}
+
+const RETRYABLE_4XX: Readonly<Record<number, TemporaryReason>> = {
+  408: 'http_408',
+  410: 'http_410',
+  429: 'http_429',
+  460: 'http_460',
+}
+
+/**
+ * Classifies an HTTP response status. 2xx is delivered; 5xx (but 501 and 505),
+ * 408, 410, 429 and 460 are temporary; other 4xx, 501, 505 and every 3xx
+ * (redirects are not followed) are permanent. `Retry-After` is read for
+ * temporary answers.
+ *
+ * @example
+ * classifyResponse(503, '120') // { verdict: 'retry', reason: 'http_5xx', status: 503, retryAfterMs: 120000 }
+ */
+export function classifyResponse(
+  status: number,
+  retryAfter?: string | null,
+  now: number = Date.now(),
+): AttemptResult {
+  if (status >= 200 && status < 300) return { verdict: 'delivered', reason: 'delivered', status }
+  let reason: ReasonCode
+  if (status >= 300 && status < 400) return { verdict: 'permanent', reason: 'http_3xx', status }
+  if (status === 501 || status === 505)
+    return { verdict: 'permanent', reason: status === 501 ? 'http_501' : 'http_505', status }
+  if (status >= 500 && status < 600) reason = 'http_5xx'
+  else if (RETRYABLE_4XX[status]) reason = RETRYABLE_4XX[status] as TemporaryReason
+  else if (status >= 400 && status < 500)
+    return { verdict: 'permanent', reason: 'http_4xx', status }
+  else return { verdict: 'permanent', reason: 'http_unexpected', status }
+  const retryAfterMs = parseRetryAfter(retryAfter, now)
+  return retryAfterMs === undefined
+    ? { verdict: 'retry', reason, status }
+    : { verdict: 'retry', reason, status, retryAfterMs }
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ERR_TIMEOUT',
+])
+const REFUSED_CODES = new Set(['ECONNREFUSED'])
+const RESET_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+])
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME'])
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+])
+
+/**
+ * Classifies an error thrown instead of a response (undici, `node:http` or
+ * `fetch`), by the `code` and `name` on the error and its causes. TLS
+ * verification failures are permanent (`tls`); timeouts, refused and reset
+ * connections, DNS failures and other network errors are temporary.
+ *
+ * @example
+ * classifyError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })) // { verdict: 'retry', reason: 'connection_refused' }
+ */
+export function classifyError(error: unknown): AttemptResult {
+  for (const { code, name } of errorChain(error)) {
+    if (code !== undefined) {
+      if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
+        return { verdict: 'permanent', reason: 'tls' }
+      if (TIMEOUT_CODES.has(code)) return { verdict: 'retry', reason: 'timeout' }
+      if (REFUSED_CODES.has(code)) return { verdict: 'retry', reason: 'connection_refused' }
+      if (RESET_CODES.has(code)) return { verdict: 'retry', reason: 'connection_reset' }
+      if (DNS_CODES.has(code)) return { verdict: 'retry', reason: 'dns' }
+    }
+    if (name === 'TimeoutError' || name === 'AbortError')
+      return { verdict: 'retry', reason: 'timeout' }
+  }
+  return { verdict: 'retry', reason: 'network' }
+}
+
+/** The `code` and `name` of an error, its `cause` chain and an AggregateError's members. */
+function* errorChain(
+  error: unknown,
+  depth = 0,
+): Generator<{ code: string | undefined; name: string | undefined }> {
+  if (depth > 5 || error === null || typeof error !== 'object') return
+  const { code, name, cause, errors } = error as {
+    code?: unknown
+    name?: unknown
+    cause?: unknown
+    errors?: unknown
+  }
+  yield {
+    code: typeof code === 'string' ? code : undefined,
+    name: typeof name === 'string' ? name : undefined,
+  }
+  if (cause !== undefined) yield* errorChain(cause, depth + 1)
+  if (Array.isArray(errors)) for (const member of errors) yield* errorChain(member, depth + 1)
+}
+
+/**
+ * Reads a `Retry-After` header: delay-seconds or an HTTP-date. Returns the wait
+ * in milliseconds (never negative), or `undefined` when absent or unreadable.
+ *
+ * @example
+ * parseRetryAfter('30') // 30000
+ * parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', Date.parse('Wed, 21 Oct 2026 07:27:00 GMT')) // 60000
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null || value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  if (!/[a-z]/i.test(text)) return undefined
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}

@@ -1,0 +1,65 @@
+/** @analytics-webhooks/core: the runtime-neutral rules every plugin and the verifier share. No I/O. */
+
+export { DestinationBackoff, type DestinationBackoffOptions, type Gate } from './backoff.js'
+export {
+  assembleBatch,
+  type BatchLimits,
+  singleBody,
+  utf8Length,
+  type WebhookBody,
+} from './body.js'
+export {
+  type AttemptResult,
+  classifyError,
+  classifyResponse,
+  type PermanentReason,
+  parseRetryAfter,
+  type ReasonCode,
+  type TemporaryReason,
+  type Verdict,
+} from './classify.js'
+export {
+  PayloadError,
+  type PayloadErrorCode,
+  SettingsError,
+  type SettingsErrorCode,
+} from './errors.js'
+export { fanOutOutcome, type Outcome } from './outcome.js'
+export {
+  type DeletePayload,
+  type EventType,
+  encodeEvent,
+  type SegmentEvent,
+  serializePayload,
+  toDeletePayload,
+  toWebhookPayload,
+  type WebhookPayload,
+} from './payload.js'
+export { type RetryDecision, RetrySchedule, type RetryScheduleOptions } from './schedule.js'
+export { decodeStandardSecret } from './secret.js'
+export {
+  DEFAULTS,
+  LIMITS,
+  parseSettings,
+  RESERVED_HEADERS,
+  type SignatureScheme,
+  type WebhookMethod,
+  type WebhookSettings,
+  type WebhookSettingsInput,
+} from './settings.js'
+export {
+  assembleHeaders,
+  classicSignedText,
+  type Hmac,
+  hmacWebCrypto,
+  type SignatureContext,
+  type SigningSettings,
+  signatureHeaders,
+  signatureParts,
+  standardSignedText,
+  toBase64,
+  toHex,
+} from './signing.js'
+
+/** The `User-Agent` Segment's webhooks send (Node only; browsers do not allow setting it). */
+export const USER_AGENT = 'Segment.io/1.0'

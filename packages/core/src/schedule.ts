@@ -1,0 +1,75 @@
+/** When a failed delivery is tried again: randomised exponential backoff inside the retry window. */
+
+import { DEFAULTS } from './settings.js'
+
+/** Tuning for {@link RetrySchedule}. */
+export interface RetryScheduleOptions {
+  /** The first retry waits about this long. Default 1 s. */
+  baseDelayMs?: number
+  /** No single wait is longer than this. Default 10 min. */
+  maxDelayMs?: number
+  /** Retries stop this long after enqueue. Default 4 h. */
+  windowMs?: number
+  /** A source of numbers in [0, 1); replace it in tests. Default `Math.random`. */
+  random?: () => number
+}
+
+/** What to do with a delivery that failed temporarily. */
+export type RetryDecision =
+  | { readonly verdict: 'retry'; readonly at: number }
+  | { readonly verdict: 'expired' }
+
+/**
+ * Randomised exponential backoff ("equal jitter": half the delay fixed, half
+ * random) capped at `maxDelayMs`, honouring `Retry-After`, and never past
+ * the retry window: the last attempt is made at the window's end at the
+ * latest, and a delivery that cannot be retried within it has `expired`.
+ *
+ * @example
+ * const schedule = new RetrySchedule({ windowMs: settings.retryWindowMs })
+ * const next = schedule.next({ attempts: 1, enqueuedAt, now: Date.now() })
+ * if (next.verdict === 'retry') store.retryAt(id, next.at)
+ */
+export class RetrySchedule {
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  readonly windowMs: number
+  private readonly random: () => number
+
+  constructor(options: RetryScheduleOptions = {}) {
+    this.baseDelayMs = options.baseDelayMs ?? 1_000
+    this.maxDelayMs = options.maxDelayMs ?? 10 * 60_000
+    this.windowMs = options.windowMs ?? DEFAULTS.retryWindowMs
+    this.random = options.random ?? Math.random
+  }
+
+  /** The randomised wait after the `attempts`-th failed attempt (1-based). */
+  delayFor(attempts: number): number {
+    const exponent = Math.min(Math.max(attempts, 1) - 1, 30)
+    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** exponent)
+    return Math.round(ceiling / 2 + this.random() * (ceiling / 2))
+  }
+
+  /** The moment after which a delivery enqueued at `enqueuedAt` is no longer tried. */
+  deadline(enqueuedAt: number): number {
+    return enqueuedAt + this.windowMs
+  }
+
+  /** When to try again after `attempts` failed attempts, or `expired`. */
+  next(input: {
+    attempts: number
+    enqueuedAt: number
+    now: number
+    retryAfterMs?: number
+  }): RetryDecision {
+    const deadline = this.deadline(input.enqueuedAt)
+    if (input.now >= deadline) return { verdict: 'expired' }
+    const backoffAt = input.now + this.delayFor(input.attempts)
+    if (input.retryAfterMs !== undefined) {
+      const askedAt = input.now + input.retryAfterMs
+      if (askedAt > deadline) return { verdict: 'expired' }
+      return { verdict: 'retry', at: Math.min(Math.max(backoffAt, askedAt), deadline) }
+    }
+    return { verdict: 'retry', at: Math.min(backoffAt, deadline) }
+  }
+}

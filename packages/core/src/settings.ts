@@ -1,0 +1,289 @@
+/** Validates and normalises the webhook destination's settings. */
+
+import { SettingsError } from './errors.js'
+import { decodeStandardSecret } from './secret.js'
+
+/** Which signature headers are sent. */
+export type SignatureScheme = 'classic' | 'standard' | 'both'
+
+/** HTTP method used for deliveries. */
+export type WebhookMethod = 'POST' | 'PUT' | 'PATCH'
+
+/** Settings as a user writes them. Only `webhooks` is required. */
+export interface WebhookSettingsInput {
+  /** 1 to 5 distinct http(s) URLs; every delivery goes to all of them at once. */
+  webhooks: readonly string[]
+  /** Extra request headers, e.g. `{ 'X-Team': 'growth' }`. */
+  headers?: Readonly<Record<string, string>>
+  /** Signs each request. Classic: HMAC-SHA1 over the UTF-8 string; standard: base64 key, `whsec_` prefix optional. */
+  sharedSecret?: string
+  /** Which signature headers to send when a secret is set. Default `classic`. */
+  signature?: SignatureScheme
+  /** Events per request; 1 (default) sends one event per request, 2..1000 sends JSON arrays. */
+  batchSize?: number
+  /** Default `POST`. */
+  method?: WebhookMethod
+  /** Time allowed for one whole exchange with one URL. Default 5000 (5 s). */
+  timeoutMs?: number
+  /** How long after enqueue a delivery is retried before it expires. Default 4 h. */
+  retryWindowMs?: number
+}
+
+/** Settings after validation: complete, frozen, safe to share. */
+export interface WebhookSettings {
+  readonly webhooks: readonly string[]
+  readonly headers: Readonly<Record<string, string>>
+  readonly sharedSecret: string | undefined
+  readonly signature: SignatureScheme
+  readonly batchSize: number
+  readonly method: WebhookMethod
+  readonly timeoutMs: number
+  readonly retryWindowMs: number
+}
+
+/** Defaults taken from the Webhooks (Classic) behaviour. */
+export const DEFAULTS = Object.freeze({
+  timeoutMs: 5_000,
+  retryWindowMs: 4 * 60 * 60 * 1000,
+  batchSize: 1,
+  method: 'POST' as WebhookMethod,
+  signature: 'classic' as SignatureScheme,
+})
+
+/** Limits enforced on settings and batches. */
+export const LIMITS = Object.freeze({
+  maxWebhooks: 5,
+  maxBatchSize: 1000,
+  maxBatchBytes: 512 * 1024,
+  maxTimeoutMs: 60_000,
+  maxRetryWindowMs: 72 * 60 * 60 * 1000,
+})
+
+/** Headers the destination sets itself, which a user may not override (lower case). */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'user-agent',
+  'host',
+  'connection',
+  'transfer-encoding',
+  'x-signature',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+])
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  'webhooks',
+  'headers',
+  'sharedSecret',
+  'signature',
+  'batchSize',
+  'method',
+  'timeoutMs',
+  'retryWindowMs',
+])
+
+// RFC 9110 token: the characters allowed in a header name.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/
+
+/**
+ * Validates settings and fills in defaults. Throws a {@link SettingsError}
+ * naming the field and the rule on the first problem found.
+ *
+ * @example
+ * const settings = parseSettings({
+ *   webhooks: ['https://hooks.example.com/segment'],
+ *   headers: { 'X-Team': 'growth' },
+ *   sharedSecret: process.env.WEBHOOK_SECRET,
+ * })
+ * settings.timeoutMs // 5000
+ */
+export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new SettingsError('settings', 'invalid_type', 'must be an object')
+  }
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_FIELDS.has(key)) {
+      throw new SettingsError(
+        key,
+        'unknown_field',
+        `is not a setting (known: ${[...KNOWN_FIELDS].join(', ')})`,
+      )
+    }
+  }
+  const signature = parseChoice(
+    'signature',
+    input.signature,
+    ['classic', 'standard', 'both'],
+    DEFAULTS.signature,
+  )
+  return Object.freeze({
+    webhooks: parseWebhooks(input.webhooks),
+    headers: parseHeaders(input.headers),
+    sharedSecret: parseSecret(input.sharedSecret, signature),
+    signature,
+    batchSize: parseInteger(
+      'batchSize',
+      input.batchSize,
+      1,
+      LIMITS.maxBatchSize,
+      DEFAULTS.batchSize,
+    ),
+    method: parseChoice('method', input.method, ['POST', 'PUT', 'PATCH'], DEFAULTS.method),
+    timeoutMs: parseInteger(
+      'timeoutMs',
+      input.timeoutMs,
+      1,
+      LIMITS.maxTimeoutMs,
+      DEFAULTS.timeoutMs,
+    ),
+    retryWindowMs: parseInteger(
+      'retryWindowMs',
+      input.retryWindowMs,
+      0,
+      LIMITS.maxRetryWindowMs,
+      DEFAULTS.retryWindowMs,
+    ),
+  })
+}
+
+function parseWebhooks(value: unknown): readonly string[] {
+  if (value === undefined) throw new SettingsError('webhooks', 'required', 'give 1 to 5 URLs')
+  if (!Array.isArray(value))
+    throw new SettingsError('webhooks', 'invalid_type', 'must be an array of URLs')
+  if (value.length === 0) throw new SettingsError('webhooks', 'too_few', 'give at least 1 URL')
+  if (value.length > LIMITS.maxWebhooks) {
+    throw new SettingsError(
+      'webhooks',
+      'too_many',
+      `at most ${LIMITS.maxWebhooks} URLs, got ${value.length}`,
+    )
+  }
+  const seen = new Set<string>()
+  const urls = value.map((raw: unknown, i) => {
+    const field = `webhooks[${i}]`
+    if (typeof raw !== 'string') throw new SettingsError(field, 'invalid_type', 'must be a string')
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      throw new SettingsError(field, 'invalid_url', 'is not an absolute URL')
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new SettingsError(
+        field,
+        'unsupported_protocol',
+        `must be http: or https:, got ${url.protocol}`,
+      )
+    }
+    if (url.username || url.password) {
+      throw new SettingsError(
+        field,
+        'credentials_in_url',
+        'must not carry credentials; use headers instead',
+      )
+    }
+    const normalised = url.href
+    if (seen.has(normalised)) throw new SettingsError(field, 'duplicate', 'repeats an earlier URL')
+    seen.add(normalised)
+    return normalised
+  })
+  return Object.freeze(urls)
+}
+
+function parseHeaders(value: unknown): Readonly<Record<string, string>> {
+  if (value === undefined) return Object.freeze({})
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SettingsError(
+      'headers',
+      'invalid_type',
+      'must be an object of header names to values',
+    )
+  }
+  const headers: Record<string, string> = {}
+  const seen = new Set<string>()
+  for (const [name, headerValue] of Object.entries(value)) {
+    const field = `headers.${name}`
+    if (!TOKEN.test(name)) {
+      throw new SettingsError(
+        field,
+        'invalid_header_name',
+        'header names must be HTTP tokens (no spaces, colons or quotes)',
+      )
+    }
+    const lower = name.toLowerCase()
+    if (RESERVED_HEADERS.has(lower)) {
+      throw new SettingsError(
+        field,
+        'reserved_header',
+        'is set by the destination and cannot be overridden',
+      )
+    }
+    if (seen.has(lower))
+      throw new SettingsError(
+        field,
+        'duplicate',
+        'repeats a header name (names are case-insensitive)',
+      )
+    seen.add(lower)
+    if (typeof headerValue !== 'string')
+      throw new SettingsError(field, 'invalid_type', 'must be a string')
+    if (FORBIDDEN_VALUE_CHARS.test(headerValue)) {
+      throw new SettingsError(field, 'invalid_header_value', 'must not contain CR, LF or NUL')
+    }
+    headers[name] = headerValue
+  }
+  return Object.freeze(headers)
+}
+
+function parseSecret(value: unknown, signature: SignatureScheme): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string')
+    throw new SettingsError('sharedSecret', 'invalid_type', 'must be a string')
+  if (value.length === 0) {
+    throw new SettingsError(
+      'sharedSecret',
+      'empty_secret',
+      'must not be empty; leave it out to send unsigned requests',
+    )
+  }
+  if (signature !== 'classic' && decodeStandardSecret(value) === undefined) {
+    throw new SettingsError(
+      'sharedSecret',
+      'invalid_secret',
+      `for the ${signature} scheme it must be base64 (optionally prefixed with whsec_)`,
+    )
+  }
+  return value
+}
+
+function parseInteger(
+  field: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new SettingsError(field, 'invalid_type', 'must be a whole number')
+  }
+  if (value < min || value > max)
+    throw new SettingsError(field, 'out_of_range', `must be from ${min} to ${max}, got ${value}`)
+  return value
+}
+
+function parseChoice<T extends string>(
+  field: string,
+  value: unknown,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback
+  if (!choices.includes(value as T)) {
+    throw new SettingsError(field, 'invalid_choice', `must be one of ${choices.join(', ')}`)
+  }
+  return value as T
+}
