@@ -1,0 +1,97 @@
+/** The durable queue's contract: what the SQLite and PostgreSQL stores both implement, with the same behaviour. */
+
+import type { ReasonCode } from '@analytics-webhooks/core'
+
+/** An event (or delete notification) to enqueue: its serialised payload and identity. */
+export interface NewDelivery {
+  /** Unique id of this queued delivery (a UUID). */
+  readonly id: string
+  /** The exact JSON that is signed and sent (one event; batches are assembled at send time). */
+  readonly body: string
+  /** The event's `messageId`, when it has one; receivers dedupe on it. */
+  readonly messageId: string | null
+  /** Milliseconds since the epoch; the retry window counts from here. */
+  readonly enqueuedAt: number
+}
+
+/** A delivery as stored, while it waits or is being sent. */
+export interface StoredDelivery extends NewDelivery {
+  readonly queue: string
+  /** Attempts made so far. */
+  readonly attempts: number
+  /** Not sent before this moment (ms since the epoch). */
+  readonly nextAttemptAt: number
+  readonly lastReason: ReasonCode | null
+  readonly lastStatus: number | null
+}
+
+/** A delivery that will not be sent again unless replayed. */
+export interface DeadLetter extends NewDelivery {
+  readonly queue: string
+  readonly attempts: number
+  readonly deadAt: number
+  /** Why: a permanent reason (`http_4xx`, `tls`, `invalid_payload`, …) or `expired`. */
+  readonly reason: ReasonCode
+  readonly lastStatus: number | null
+  /** A short human-readable detail (never a secret). */
+  readonly detail: string | null
+}
+
+/** Counts for one queue (or all queues), as `stats()` and the CLI show them. */
+export interface QueueStats {
+  /** Waiting, including those waiting for a retry. */
+  readonly queued: number
+  /** Claimed by a worker whose lease has not expired. */
+  readonly inFlight: number
+  /** Waiting after at least one failed attempt. */
+  readonly retrying: number
+  readonly delivered: number
+  /** Failed attempts that were scheduled again. */
+  readonly retried: number
+  readonly dead: number
+  readonly deadByReason: Readonly<Partial<Record<ReasonCode, number>>>
+  /** The oldest waiting delivery's enqueue time, if any. */
+  readonly oldestEnqueuedAt: number | null
+}
+
+/** Which dead letters an operation applies to. */
+export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
+
+/**
+ * A durable delivery queue shared by any number of workers. Every method is
+ * atomic. Deliveries are claimed with a lease: a worker that dies leaves
+ * leases that expire, and the deliveries are claimed again (at-least-once).
+ * `queue` separates plugin instances that share one database.
+ */
+export interface QueueStore {
+  /** Creates or migrates the schema. Safe to call from several processes at once. */
+  open(): Promise<void>
+  /** Commits deliveries, all in one transaction; due at once. */
+  enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void>
+  /** Stores deliveries straight into the dead-letter store (e.g. `invalid_payload`). */
+  enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void>
+  /**
+   * Leases up to `limit` due deliveries (`nextAttemptAt <= now`, no live lease),
+   * oldest due first, to `worker` until `now + leaseMs`.
+   */
+  claim(queue: string, options: { limit: number; now: number; leaseMs: number; worker: string }): Promise<StoredDelivery[]>
+  /** Delivered: removes them and counts them. */
+  complete(queue: string, ids: readonly string[]): Promise<void>
+  /** Failed temporarily: releases the lease and schedules the next attempt. */
+  retry(queue: string, ids: readonly string[], update: { at: number; attempts: number; reason: ReasonCode; status: number | null }): Promise<void>
+  /** Failed for good (or expired): moves them to the dead-letter store. */
+  kill(queue: string, ids: readonly string[], update: { now: number; attempts: number; reason: ReasonCode; status: number | null; detail: string | null }): Promise<void>
+  /** Gives leases back without counting an attempt (used on shutdown). */
+  release(queue: string, ids: readonly string[]): Promise<void>
+  /** Makes every waiting delivery due now (after the destination recovers, so the backlog drains at full speed). */
+  wake(queue: string, now: number): Promise<number>
+  /** When the next delivery becomes due, or `null` if nothing waits. */
+  nextDueAt(queue: string): Promise<number | null>
+  stats(queue?: string): Promise<QueueStats>
+  listDead(options?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetter[]>
+  /** Moves dead letters back into their queue: due now, attempts reset, a fresh retry window. Returns how many. */
+  replayDead(selection: DeadSelection, options: { now: number; queue?: string }): Promise<number>
+  /** Deletes dead letters. Returns how many. */
+  purgeDead(selection: DeadSelection, options?: { queue?: string }): Promise<number>
+  close(): Promise<void>
+}
