@@ -1,11 +1,13 @@
 /** Turns a Standard Webhooks secret (`whsec_` + base64) into key bytes. */
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/
+// Padded standard base64, as `standardwebhooks` (via @stablelib/base64) requires:
+// a secret it cannot read would make every receiver reject every request.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /**
  * Decodes a Standard Webhooks secret: base64, optionally prefixed with
- * `whsec_`, as the `standardwebhooks` package reads it. Returns `undefined`
- * when the text is not base64 or decodes to nothing.
+ * `whsec_`, as the `standardwebhooks` package reads it (padding required).
+ * Returns `undefined` when the text is not padded base64 or decodes to nothing.
  *
  * @example
  * decodeStandardSecret('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw') // Uint8Array(24)

@@ -86,7 +86,10 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
 
 // RFC 9110 token: the characters allowed in a header name.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/
+// CR, LF and NUL would split or end the header; other control characters and
+// anything above U+00FF are refused by fetch (ByteString), undici and node:http,
+// so such a value would fail every delivery instead of failing here.
+const FORBIDDEN_VALUE_CHARS = /[^\t\x20-\x7e\x80-\xff]/
 
 /**
  * Validates settings and fills in defaults. Throws a {@link SettingsError}
@@ -162,7 +165,10 @@ function parseWebhooks(value: unknown): readonly string[] {
     )
   }
   const seen = new Set<string>()
-  const urls = value.map((raw: unknown, i) => {
+  const urls: string[] = []
+  // A plain loop, not map(): map skips the holes of a sparse array.
+  for (let i = 0; i < value.length; i++) {
+    const raw: unknown = value[i]
     const field = `webhooks[${i}]`
     if (typeof raw !== 'string') throw new SettingsError(field, 'invalid_type', 'must be a string')
     let url: URL
@@ -188,8 +194,8 @@ function parseWebhooks(value: unknown): readonly string[] {
     const normalised = url.href
     if (seen.has(normalised)) throw new SettingsError(field, 'duplicate', 'repeats an earlier URL')
     seen.add(normalised)
-    return normalised
-  })
+    urls.push(normalised)
+  }
   return Object.freeze(urls)
 }
 
@@ -231,7 +237,11 @@ function parseHeaders(value: unknown): Readonly<Record<string, string>> {
     if (typeof headerValue !== 'string')
       throw new SettingsError(field, 'invalid_type', 'must be a string')
     if (FORBIDDEN_VALUE_CHARS.test(headerValue)) {
-      throw new SettingsError(field, 'invalid_header_value', 'must not contain CR, LF or NUL')
+      throw new SettingsError(
+        field,
+        'invalid_header_value',
+        'must not contain CR, LF, NUL, other control characters or characters above U+00FF',
+      )
     }
     headers[name] = headerValue
   }
