@@ -74,18 +74,40 @@ export interface QueueStore {
    * Leases up to `limit` due deliveries (`nextAttemptAt <= now`, no live lease),
    * oldest due first, to `worker` until `now + leaseMs`.
    */
-  claim(queue: string, options: { limit: number; now: number; leaseMs: number; worker: string }): Promise<StoredDelivery[]>
+  claim(
+    queue: string,
+    options: { limit: number; now: number; leaseMs: number; worker: string },
+  ): Promise<StoredDelivery[]>
   /** Delivered: removes them and counts them. */
   complete(queue: string, ids: readonly string[]): Promise<void>
   /** Failed temporarily: releases the lease and schedules the next attempt. */
-  retry(queue: string, ids: readonly string[], update: { at: number; attempts: number; reason: ReasonCode; status: number | null }): Promise<void>
+  retry(
+    queue: string,
+    ids: readonly string[],
+    update: { at: number; attempts: number; reason: ReasonCode; status: number | null },
+  ): Promise<void>
   /** Failed for good (or expired): moves them to the dead-letter store. */
-  kill(queue: string, ids: readonly string[], update: { now: number; attempts: number; reason: ReasonCode; status: number | null; detail: string | null }): Promise<void>
+  kill(
+    queue: string,
+    ids: readonly string[],
+    update: {
+      now: number
+      attempts: number
+      reason: ReasonCode
+      status: number | null
+      detail: string | null
+    },
+  ): Promise<void>
   /** Gives leases back without counting an attempt (used on shutdown). */
   release(queue: string, ids: readonly string[]): Promise<void>
   /** Makes every waiting delivery due now (after the destination recovers, so the backlog drains at full speed). */
   wake(queue: string, now: number): Promise<number>
-  /** When the next delivery becomes due, or `null` if nothing waits. */
+  /**
+   * When the next delivery can be claimed, or `null` when the queue holds
+   * nothing (waiting or leased). A leased delivery counts as becoming claimable
+   * when its lease expires, so a worker that sleeps until then takes over a dead
+   * worker's claims; `null` therefore means everything is delivered or dead.
+   */
   nextDueAt(queue: string): Promise<number | null>
   stats(queue?: string): Promise<QueueStats>
   listDead(options?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetter[]>

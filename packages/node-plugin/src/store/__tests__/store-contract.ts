@@ -1,0 +1,417 @@
+/** The behaviour every QueueStore must have, as a reusable suite each store's test file runs against its own store. */
+
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { NewDelivery, QueueStore } from '../types.js'
+
+/** Makes a fresh, empty store (not yet opened) and a way to throw it away. */
+export type StoreFactory = () => Promise<{ store: QueueStore; cleanup(): Promise<void> }>
+
+const T0 = 1_700_000_000_000
+const LEASE = { leaseMs: 30_000, worker: 'w1' }
+
+function delivery(n: number, enqueuedAt = T0): NewDelivery {
+  return {
+    id: randomUUID(),
+    body: JSON.stringify({ type: 'track', n }),
+    messageId: `m${n}`,
+    enqueuedAt,
+  }
+}
+
+function deliveries(count: number, enqueuedAt = T0): NewDelivery[] {
+  return Array.from({ length: count }, (_, i) => delivery(i, enqueuedAt + i))
+}
+
+/**
+ * Registers the QueueStore contract for a store. Every store implementation
+ * runs it from its own test file.
+ *
+ * @example
+ * describeQueueStoreContract('sqlite', async () => {
+ *   const dir = mkdtempSync(join(tmpdir(), 'q-'))
+ *   return { store: new SqliteQueueStore({ path: join(dir, 'q.sqlite') }), cleanup: async () => rmSync(dir, { recursive: true }) }
+ * })
+ */
+export function describeQueueStoreContract(name: string, makeStore: StoreFactory): void {
+  describe(`QueueStore contract: ${name}`, () => {
+    let store: QueueStore
+    let cleanup: () => Promise<void>
+
+    beforeEach(async () => {
+      const made = await makeStore()
+      store = made.store
+      cleanup = made.cleanup
+      await store.open()
+    })
+
+    afterEach(async () => {
+      await store.close()
+      await cleanup()
+    })
+
+    describe('open', () => {
+      it('can be called again on an open store', async () => {
+        await store.open()
+        expect(await store.nextDueAt('q')).toBeNull()
+      })
+    })
+
+    describe('enqueue and claim', () => {
+      it('claims what was enqueued, byte for byte, oldest first', async () => {
+        const items = deliveries(3)
+        const body = '{"version":1,"type":"track","properties":{"emoji":"👋","quote":"\\""}}'
+        const special = { ...delivery(9, T0 - 10), body }
+        await store.enqueue('q', [...items, special])
+        const claimed = await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })
+        expect(claimed.map((d) => d.id)).toEqual([special.id, ...items.map((d) => d.id)])
+        const first = claimed[0]
+        expect(first).toMatchObject({
+          id: special.id,
+          body,
+          messageId: 'm9',
+          enqueuedAt: T0 - 10,
+          queue: 'q',
+          attempts: 0,
+          lastReason: null,
+          lastStatus: null,
+        })
+        expect(first?.nextAttemptAt).toBe(T0 - 10)
+      })
+
+      it('keeps a null messageId (delete notifications have none)', async () => {
+        await store.enqueue('q', [{ ...delivery(1), messageId: null }])
+        const [claimed] = await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        expect(claimed?.messageId).toBeNull()
+      })
+
+      it('claims at most `limit`, and only what is due', async () => {
+        await store.enqueue('q', deliveries(5))
+        await store.enqueue('q', [delivery(99, T0 + 10_000)])
+        expect(await store.claim('q', { limit: 2, now: T0 + 100, ...LEASE })).toHaveLength(2)
+        expect(await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(3)
+        expect(await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(0)
+        expect(await store.claim('q', { limit: 10, now: T0 + 10_000, ...LEASE })).toHaveLength(1)
+      })
+
+      it('enqueues nothing for an empty list', async () => {
+        await store.enqueue('q', [])
+        expect(await store.nextDueAt('q')).toBeNull()
+      })
+
+      it('commits a large group in one call', async () => {
+        await store.enqueue('q', deliveries(2000))
+        const stats = await store.stats('q')
+        expect(stats.queued).toBe(2000)
+      })
+    })
+
+    describe('leases', () => {
+      it('a leased delivery is not claimed again while the lease lives', async () => {
+        await store.enqueue('q', deliveries(1))
+        expect(
+          await store.claim('q', { limit: 1, now: T0, leaseMs: 1000, worker: 'a' }),
+        ).toHaveLength(1)
+        expect(
+          await store.claim('q', { limit: 1, now: T0 + 999, leaseMs: 1000, worker: 'b' }),
+        ).toHaveLength(0)
+      })
+
+      it('an expired lease (a dead worker) is claimed again, attempts unchanged', async () => {
+        const [item] = deliveries(1)
+        await store.enqueue('q', [item as NewDelivery])
+        await store.claim('q', { limit: 1, now: T0, leaseMs: 1000, worker: 'dead' })
+        const again = await store.claim('q', {
+          limit: 1,
+          now: T0 + 1000,
+          leaseMs: 1000,
+          worker: 'b',
+        })
+        expect(again.map((d) => d.id)).toEqual([item?.id])
+        expect(again[0]?.attempts).toBe(0)
+      })
+
+      it('nextDueAt counts a lease as claimable when it expires', async () => {
+        await store.enqueue('q', deliveries(1))
+        await store.claim('q', { limit: 1, now: T0, leaseMs: 5000, worker: 'a' })
+        expect(await store.nextDueAt('q')).toBe(T0 + 5000)
+      })
+
+      it('release gives the delivery back, due as before, without an attempt', async () => {
+        const [item] = deliveries(1)
+        await store.enqueue('q', [item as NewDelivery])
+        await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
+        await store.release('q', [item?.id as string])
+        expect(await store.nextDueAt('q')).toBe(T0)
+        const [again] = await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
+        expect(again?.attempts).toBe(0)
+      })
+    })
+
+    describe('complete', () => {
+      it('removes delivered deliveries and counts them', async () => {
+        const items = deliveries(3)
+        await store.enqueue('q', items)
+        await store.claim('q', { limit: 3, now: T0 + 10, ...LEASE })
+        await store.complete('q', [items[0]?.id as string, items[1]?.id as string])
+        const stats = await store.stats('q')
+        expect(stats.delivered).toBe(2)
+        expect(stats.queued + stats.inFlight).toBe(1)
+        await store.complete('q', [items[2]?.id as string])
+        expect(await store.nextDueAt('q')).toBeNull()
+      })
+
+      it('ignores ids it does not hold (completed twice)', async () => {
+        const items = deliveries(1)
+        await store.enqueue('q', items)
+        await store.complete('q', [items[0]?.id as string])
+        await store.complete('q', [items[0]?.id as string, 'unknown'])
+        expect((await store.stats('q')).delivered).toBe(1)
+      })
+    })
+
+    describe('retry', () => {
+      it('schedules the next attempt and records the reason', async () => {
+        const [item] = deliveries(1)
+        await store.enqueue('q', [item as NewDelivery])
+        await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        await store.retry('q', [item?.id as string], {
+          at: T0 + 2000,
+          attempts: 1,
+          reason: 'http_5xx',
+          status: 503,
+        })
+        expect(await store.nextDueAt('q')).toBe(T0 + 2000)
+        expect(await store.claim('q', { limit: 1, now: T0 + 1999, ...LEASE })).toHaveLength(0)
+        const [again] = await store.claim('q', { limit: 1, now: T0 + 2000, ...LEASE })
+        expect(again).toMatchObject({
+          attempts: 1,
+          lastReason: 'http_5xx',
+          lastStatus: 503,
+          nextAttemptAt: T0 + 2000,
+        })
+        const stats = await store.stats('q')
+        expect(stats.retried).toBe(1)
+      })
+
+      it('counts waiting deliveries with a failed attempt as retrying', async () => {
+        const items = deliveries(2)
+        await store.enqueue('q', items)
+        await store.claim('q', { limit: 2, now: T0, ...LEASE })
+        await store.retry('q', [items[0]?.id as string], {
+          at: T0 + 1,
+          attempts: 1,
+          reason: 'timeout',
+          status: null,
+        })
+        await store.release('q', [items[1]?.id as string])
+        const stats = await store.stats('q')
+        expect(stats.retrying).toBe(1)
+        expect(stats.queued).toBe(2)
+      })
+    })
+
+    describe('kill and the dead-letter store', () => {
+      it('moves deliveries to the dead-letter store with reason, status, attempts and detail', async () => {
+        const [item] = deliveries(1)
+        await store.enqueue('q', [item as NewDelivery])
+        await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        await store.kill('q', [item?.id as string], {
+          now: T0 + 50,
+          attempts: 1,
+          reason: 'http_4xx',
+          status: 400,
+          detail: 'webhooks[0]: HTTP 400',
+        })
+        expect(await store.nextDueAt('q')).toBeNull()
+        const dead = await store.listDead({ queue: 'q' })
+        expect(dead).toEqual([
+          {
+            id: item?.id,
+            body: item?.body,
+            messageId: item?.messageId,
+            enqueuedAt: item?.enqueuedAt,
+            queue: 'q',
+            attempts: 1,
+            deadAt: T0 + 50,
+            reason: 'http_4xx',
+            lastStatus: 400,
+            detail: 'webhooks[0]: HTTP 400',
+          },
+        ])
+        const stats = await store.stats('q')
+        expect(stats.dead).toBe(1)
+        expect(stats.deadByReason).toEqual({ http_4xx: 1 })
+      })
+
+      it('enqueueDead stores a letter without a queued delivery (invalid payloads)', async () => {
+        await store.enqueueDead('q', [
+          {
+            id: 'bad-1',
+            body: '{"type":"track"}',
+            messageId: 'm-bad',
+            enqueuedAt: T0,
+            attempts: 0,
+            deadAt: T0,
+            reason: 'invalid_payload',
+            lastStatus: null,
+            detail: 'contains a circular reference',
+          },
+        ])
+        expect(await store.nextDueAt('q')).toBeNull()
+        const [letter] = await store.listDead()
+        expect(letter).toMatchObject({
+          id: 'bad-1',
+          queue: 'q',
+          reason: 'invalid_payload',
+          detail: 'contains a circular reference',
+        })
+        expect((await store.stats('q')).deadByReason).toEqual({ invalid_payload: 1 })
+      })
+
+      it('lists with limit and offset in the order they died', async () => {
+        const items = deliveries(5)
+        await store.enqueue('q', items)
+        for (const [i, item] of items.entries()) {
+          await store.kill('q', [item.id], {
+            now: T0 + i,
+            attempts: 1,
+            reason: 'expired',
+            status: null,
+            detail: null,
+          })
+        }
+        const page = await store.listDead({ queue: 'q', limit: 2, offset: 1 })
+        expect(page.map((l) => l.id)).toEqual([items[1]?.id, items[2]?.id])
+      })
+
+      it('replays one letter: due now, attempts reset, a fresh window', async () => {
+        const items = deliveries(2)
+        await store.enqueue('q', items)
+        const ids = items.map((d) => d.id)
+        await store.kill('q', ids, {
+          now: T0,
+          attempts: 3,
+          reason: 'http_4xx',
+          status: 404,
+          detail: null,
+        })
+        expect(await store.replayDead({ ids: [ids[0] as string] }, { now: T0 + 9000 })).toBe(1)
+        const [replayed] = await store.claim('q', { limit: 5, now: T0 + 9000, ...LEASE })
+        expect(replayed).toMatchObject({
+          id: ids[0],
+          attempts: 0,
+          enqueuedAt: T0 + 9000,
+          body: items[0]?.body,
+        })
+        expect((await store.listDead()).map((l) => l.id)).toEqual([ids[1]])
+      })
+
+      it('replays all letters of one queue, not the others', async () => {
+        await store.enqueue('a', deliveries(2))
+        await store.enqueue('b', deliveries(1))
+        for (const q of ['a', 'b']) {
+          const claimed = await store.claim(q, { limit: 5, now: T0 + 10, ...LEASE })
+          await store.kill(
+            q,
+            claimed.map((d) => d.id),
+            { now: T0, attempts: 1, reason: 'tls', status: null, detail: null },
+          )
+        }
+        expect(await store.replayDead({ all: true }, { now: T0, queue: 'a' })).toBe(2)
+        expect(await store.nextDueAt('a')).toBe(T0)
+        expect(await store.nextDueAt('b')).toBeNull()
+        expect((await store.listDead()).map((l) => l.queue)).toEqual(['b'])
+      })
+
+      it('replaying or purging an unknown id changes nothing', async () => {
+        expect(await store.replayDead({ ids: ['nope'] }, { now: T0 })).toBe(0)
+        expect(await store.purgeDead({ ids: ['nope'] })).toBe(0)
+      })
+
+      it('purges one or all', async () => {
+        const items = deliveries(3)
+        await store.enqueue('q', items)
+        await store.kill(
+          'q',
+          items.map((d) => d.id),
+          { now: T0, attempts: 1, reason: 'http_3xx', status: 301, detail: null },
+        )
+        expect(await store.purgeDead({ ids: [items[0]?.id as string] })).toBe(1)
+        expect(await store.purgeDead({ all: true }, { queue: 'other' })).toBe(0)
+        expect(await store.purgeDead({ all: true })).toBe(2)
+        expect(await store.listDead()).toEqual([])
+        expect((await store.stats('q')).dead).toBe(0)
+      })
+    })
+
+    describe('wake and nextDueAt', () => {
+      it('wake makes every waiting delivery due now, but not leased ones', async () => {
+        const items = deliveries(3)
+        await store.enqueue('q', items)
+        await store.claim('q', { limit: 3, now: T0 + 5, ...LEASE })
+        await store.retry('q', [items[0]?.id as string, items[1]?.id as string], {
+          at: T0 + 60_000,
+          attempts: 1,
+          reason: 'http_5xx',
+          status: 500,
+        })
+        expect(await store.wake('q', T0 + 100)).toBe(2)
+        const claimed = await store.claim('q', { limit: 5, now: T0 + 100, ...LEASE })
+        expect(claimed.map((d) => d.id).sort()).toEqual([items[0]?.id, items[1]?.id].sort())
+      })
+
+      it('nextDueAt is the earliest due time, or null when empty', async () => {
+        expect(await store.nextDueAt('q')).toBeNull()
+        await store.enqueue('q', [delivery(1, T0 + 500), delivery(2, T0 + 200)])
+        expect(await store.nextDueAt('q')).toBe(T0 + 200)
+      })
+    })
+
+    describe('stats', () => {
+      it('counts queued, in flight, delivered, retried and dead for a queue and for all', async () => {
+        const now = Date.now()
+        const items = deliveries(4, now - 1000)
+        await store.enqueue('q', items)
+        await store.enqueue('other', deliveries(1, now))
+        await store.claim('q', { limit: 3, now, leaseMs: 60_000, worker: 'w' })
+        await store.complete('q', [items[0]?.id as string])
+        await store.kill('q', [items[1]?.id as string], {
+          now,
+          attempts: 1,
+          reason: 'http_4xx',
+          status: 400,
+          detail: null,
+        })
+        const stats = await store.stats('q')
+        expect(stats).toMatchObject({
+          queued: 1,
+          inFlight: 1,
+          delivered: 1,
+          dead: 1,
+          deadByReason: { http_4xx: 1 },
+        })
+        expect(stats.oldestEnqueuedAt).toBe(now - 1000 + 2)
+        const all = await store.stats()
+        expect(all.queued + all.inFlight).toBe(3)
+      })
+    })
+
+    describe('queue separation', () => {
+      it('queues sharing a store never see each other', async () => {
+        await store.enqueue('a', deliveries(2))
+        await store.enqueue('b', deliveries(3))
+        expect(await store.claim('a', { limit: 10, now: T0 + 10, ...LEASE })).toHaveLength(2)
+        const b = await store.claim('b', { limit: 10, now: T0 + 10, ...LEASE })
+        expect(b).toHaveLength(3)
+        await store.complete(
+          'a',
+          b.map((d) => d.id),
+        )
+        expect((await store.stats('a')).delivered).toBe(0)
+        expect((await store.stats('b')).inFlight + (await store.stats('b')).queued).toBe(3)
+        expect(await store.wake('a', T0)).toBe(0)
+      })
+    })
+  })
+}
