@@ -69,7 +69,16 @@ export function toWebhookPayload(
   }
   const payload: Record<string, unknown> = { version: 1 }
   for (const key of Object.keys(event)) {
-    if (!INTERNAL_FIELDS.has(key)) payload[key] = event[key]
+    if (INTERNAL_FIELDS.has(key)) continue
+    // Assigning `__proto__` would set the prototype and drop the field (JSON.parse makes it an own key).
+    if (key === '__proto__') {
+      Object.defineProperty(payload, key, {
+        value: event[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    } else payload[key] = event[key]
   }
   payload.version = 1
   payload.timestamp = toIsoTimestamp(event.timestamp, now)
@@ -129,8 +138,13 @@ export function encodeEvent(event: SegmentEvent): string {
 
 function toIsoTimestamp(value: Date | string | number | undefined, now: () => Date): string {
   if (value === undefined || value === null) return now().toISOString()
-  const date = value instanceof Date ? value : new Date(value)
-  if (Number.isNaN(date.getTime())) {
+  const date =
+    value instanceof Date
+      ? value
+      : typeof value === 'string' || typeof value === 'number'
+        ? new Date(value)
+        : undefined
+  if (date === undefined || Number.isNaN(date.getTime())) {
     throw new PayloadError('timestamp', 'invalid_timestamp', 'must be a Date or an ISO-8601 string')
   }
   return date.toISOString()
@@ -138,7 +152,8 @@ function toIsoTimestamp(value: Date | string | number | undefined, now: () => Da
 
 function describeJsonFailure(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
-  if (/circular/i.test(message)) return 'contains a circular reference'
+  // V8 says "circular", Firefox "cyclic", Safari "cyclic structures".
+  if (/circular|cyclic/i.test(message)) return 'contains a circular reference'
   if (/bigint/i.test(message)) return 'contains a BigInt value, which JSON cannot carry'
   return `cannot be serialised to JSON (${message.split('\n')[0]})`
 }
