@@ -115,5 +115,19 @@ export interface QueueStore {
   replayDead(selection: DeadSelection, options: { now: number; queue?: string }): Promise<number>
   /** Deletes dead letters. Returns how many. */
   purgeDead(selection: DeadSelection, options?: { queue?: string }): Promise<number>
+  /**
+   * Optional: calls `onWake` when deliveries may have become due in `queue`
+   * because any process enqueued, released or replayed some (PostgreSQL
+   * implements it with `LISTEN/NOTIFY`). A worker with nothing to do sleeps
+   * until `nextDueAt()` or a wakeup, whichever comes first, instead of
+   * polling. Wakeups are hints: a spurious one is harmless, and a store may
+   * call `onWake` after reconnecting because some were missed. Resolves once
+   * listening; the returned function stops the wakeups.
+   *
+   * @example
+   * const stop = await store.subscribe?.('default', () => worker.poke())
+   * await stop?.()
+   */
+  subscribe?(queue: string, onWake: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
