@@ -1,0 +1,432 @@
+/** Runs the QueueStore contract against PostgreSQL, plus its own rules: migrations, exclusive claims, lease takeover, shared counters, LISTEN/NOTIFY, errors. */
+
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, beforeEach, expect, it } from 'vitest'
+import {
+  databaseUrl,
+  describePostgres,
+  dropSchemas,
+  uniqueSchemaName,
+} from '../../../test/postgres-database.js'
+import { PostgresQueueStore, PostgresStoreError, redactConnectionStrings } from '../postgres.js'
+import { POSTGRES_SCHEMA_VERSION } from '../postgres-migrations.js'
+import type { NewDelivery } from '../types.js'
+import { describeQueueStoreContract } from './store-contract.js'
+
+const schemas = new Set<string>()
+const stores: PostgresQueueStore[] = []
+
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()))
+  if (databaseUrl) await dropSchemas(databaseUrl, schemas)
+})
+
+function makeStore(
+  url: string,
+  schema = uniqueSchemaName(),
+  extra: { max?: number } = {},
+): PostgresQueueStore {
+  schemas.add(schema)
+  const store = new PostgresQueueStore({ connectionString: url, schema, ...extra })
+  stores.push(store)
+  return store
+}
+
+function deliveries(n: number, at = 1_000): NewDelivery[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: randomUUID(),
+    body: JSON.stringify({ type: 'track', event: `e${i}`, messageId: `m${i}` }),
+    messageId: `m${i}`,
+    enqueuedAt: at + i,
+  }))
+}
+
+const Q = 'default'
+
+describePostgres('PostgreSQL', (url) => {
+  describeQueueStoreContract('postgres', async () => {
+    const schema = uniqueSchemaName()
+    return {
+      store: new PostgresQueueStore({ connectionString: url, schema, max: 4 }),
+      cleanup: () => dropSchemas(url, [schema]),
+    }
+  })
+})
+
+describePostgres('PostgreSQL schema migrations', (url) => {
+  it('creates the schema with a migrations table at the newest version', async () => {
+    const store = makeStore(url)
+    await store.open()
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const { rows } = await client.query(
+        `SELECT version FROM "${store.schema}".schema_migrations ORDER BY version`,
+      )
+      expect(rows.map((r) => r.version)).toEqual(
+        Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+      )
+    } finally {
+      await client.end()
+    }
+  })
+
+  it('applies each migration once when many processes open at the same moment', async () => {
+    const schema = uniqueSchemaName()
+    const many = Array.from({ length: 6 }, () => makeStore(url, schema, { max: 1 }))
+    await Promise.all(many.map((s) => s.open()))
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM "${schema}".schema_migrations`,
+      )
+      expect(rows[0].n).toBe(POSTGRES_SCHEMA_VERSION)
+    } finally {
+      await client.end()
+    }
+  })
+
+  it('refuses a database migrated by a newer plugin, with code future_schema', async () => {
+    const store = makeStore(url)
+    await store.open()
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(
+      `INSERT INTO "${store.schema}".schema_migrations (version, name, applied_at) VALUES (9999, 'from the future', 0)`,
+    )
+    await client.end()
+    const again = makeStore(url, store.schema)
+    await expect(again.open()).rejects.toMatchObject({
+      name: 'PostgresStoreError',
+      code: 'future_schema',
+    })
+  })
+})
+
+describePostgres('PostgreSQL store options and errors', (url) => {
+  it('rejects a schema name that is not a plain identifier', () => {
+    expect(
+      () => new PostgresQueueStore({ connectionString: url, schema: 'x"; DROP TABLE y; --' }),
+    ).toThrow(expect.objectContaining({ code: 'invalid_schema' }))
+  })
+
+  it('needs a connection string or a pool', () => {
+    expect(() => new PostgresQueueStore({})).toThrow(
+      expect.objectContaining({ code: 'missing_connection' }),
+    )
+  })
+
+  it('refuses calls before open() with code not_open', async () => {
+    const store = makeStore(url)
+    await expect(store.stats()).rejects.toMatchObject({ code: 'not_open' })
+  })
+
+  it('reports an unreachable server as connection_failed without the password', async () => {
+    const store = new PostgresQueueStore({
+      connectionString: 'postgres://app:hunter2-secret@127.0.0.1:1/nowhere',
+      schema: uniqueSchemaName(),
+    })
+    const error = await store.open().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    await store.close()
+    expect(error).toBeInstanceOf(PostgresStoreError)
+    expect((error as PostgresStoreError).code).toBe('connection_failed')
+    expect(String((error as Error).message)).not.toContain('hunter2')
+  })
+
+  it('redacts passwords in connection strings', () => {
+    expect(redactConnectionStrings('see postgres://app:s3cret@db:5432/app now')).toBe(
+      'see postgres://app:***@db:5432/app now',
+    )
+    expect(redactConnectionStrings('postgresql://app@db/app')).toBe('postgresql://app@db/app')
+  })
+})
+
+describePostgres('PostgreSQL enqueue', (url) => {
+  let store: PostgresQueueStore
+  beforeEach(async () => {
+    store = makeStore(url)
+    await store.open()
+  })
+
+  it('commits a large batch in one statement and keeps timestamps past 2^31 exact', async () => {
+    const at = 1_790_000_000_123
+    const batch = deliveries(5_000, at)
+    await store.enqueue(Q, batch)
+    expect((await store.stats(Q)).queued).toBe(5_000)
+    const [first] = await store.claim(Q, {
+      limit: 1,
+      now: at + 10_000,
+      leaseMs: 1_000,
+      worker: 'w',
+    })
+    expect(first).toEqual({
+      ...batch[0],
+      queue: Q,
+      attempts: 0,
+      nextAttemptAt: at,
+      lastReason: null,
+      lastStatus: null,
+    })
+    expect(await store.nextDueAt(Q)).toBe(at + 1)
+  })
+
+  it('is all or nothing: one row PostgreSQL refuses leaves none of the batch', async () => {
+    const batch = deliveries(10)
+    const bad = { ...deliveries(1)[0], body: 'NUL \u0000 is not valid text' } as NewDelivery
+    await expect(store.enqueue(Q, [...batch, bad])).rejects.toThrow()
+    expect((await store.stats(Q)).queued).toBe(0)
+  })
+})
+
+describePostgres('PostgreSQL claims and leases', (url) => {
+  let store: PostgresQueueStore
+  beforeEach(async () => {
+    store = makeStore(url)
+    await store.open()
+  })
+
+  it('gives each delivery to one worker when many claim at once (SKIP LOCKED)', async () => {
+    await store.enqueue(Q, deliveries(400))
+    const workers = Array.from({ length: 4 }, () => makeStore(url, store.schema, { max: 2 }))
+    await Promise.all(workers.map((w) => w.open()))
+    const seen = new Map<string, string>()
+    const now = Date.now()
+    const claimUntilEmpty = async (w: PostgresQueueStore, name: string) => {
+      for (let round = 0; round < 200; round++) {
+        const got = await w.claim(Q, { limit: 7, now, leaseMs: 60_000, worker: name })
+        if (got.length === 0) return
+        for (const d of got) {
+          expect(seen.get(d.id)).toBeUndefined()
+          seen.set(d.id, name)
+        }
+      }
+    }
+    await Promise.all(
+      workers.flatMap((w, i) => [claimUntilEmpty(w, `w${i}a`), claimUntilEmpty(w, `w${i}b`)]),
+    )
+    expect(seen.size).toBe(400)
+    expect(new Set(seen.values()).size).toBeGreaterThan(1)
+    expect(await store.stats(Q)).toMatchObject({ queued: 0, inFlight: 400 })
+  })
+
+  it("takes over a dead worker's deliveries once its lease expires, not before", async () => {
+    await store.enqueue(Q, deliveries(3))
+    const held = await store.claim(Q, { limit: 3, now: 5_000, leaseMs: 1_000, worker: 'dead' })
+    expect(held).toHaveLength(3)
+    expect(
+      await store.claim(Q, { limit: 3, now: 5_999, leaseMs: 1_000, worker: 'live' }),
+    ).toHaveLength(0)
+    expect(await store.nextDueAt(Q)).toBe(6_000)
+    const taken = await store.claim(Q, { limit: 3, now: 6_000, leaseMs: 1_000, worker: 'live' })
+    expect(taken.map((d) => d.id)).toEqual(held.map((d) => d.id))
+  })
+
+  it('claims oldest due first and leaves deliveries that are not due', async () => {
+    const [a, b, c] = deliveries(3)
+    await store.enqueue(Q, [c as NewDelivery, a as NewDelivery, b as NewDelivery])
+    await store.claim(Q, { limit: 1, now: 10_000, leaseMs: 1, worker: 'w' }).then((got) =>
+      store.retry(
+        Q,
+        got.map((d) => d.id),
+        { at: 50_000, attempts: 1, reason: 'http_5xx', status: 503 },
+      ),
+    )
+    const got = await store.claim(Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
+    expect(got.map((d) => d.id)).toEqual([b?.id, c?.id])
+  })
+
+  it('keeps queues apart in one schema', async () => {
+    await store.enqueue('one', deliveries(2))
+    await store.enqueue('two', deliveries(3))
+    expect(
+      await store.claim('one', { limit: 10, now: 10_000, leaseMs: 1_000, worker: 'w' }),
+    ).toHaveLength(2)
+    expect((await store.stats('two')).queued).toBe(3)
+    expect((await store.stats()).queued + (await store.stats()).inFlight).toBe(5)
+  })
+})
+
+describePostgres('PostgreSQL counters across processes', (url) => {
+  it('adds delivered and retried from many store instances, and counts an id completed twice once', async () => {
+    const schema = uniqueSchemaName()
+    const instances = Array.from({ length: 5 }, () => makeStore(url, schema, { max: 2 }))
+    await Promise.all(instances.map((s) => s.open()))
+    const [first] = instances as [PostgresQueueStore]
+    await first.enqueue(Q, deliveries(100))
+    await Promise.all(
+      instances.map(async (s, i) => {
+        for (let round = 0; round < 100; round++) {
+          const got = await s.claim(Q, { limit: 3, now: 10_000, leaseMs: 60_000, worker: `w${i}` })
+          if (got.length === 0) return
+          const [retried, ...done] = got
+          if (retried && retried.attempts === 0) {
+            await s.retry(Q, [retried.id], { at: 0, attempts: 1, reason: 'timeout', status: null })
+            await s.complete(
+              Q,
+              done.map((d) => d.id),
+            )
+          } else {
+            await s.complete(
+              Q,
+              got.map((d) => d.id),
+            )
+          }
+        }
+      }),
+    )
+    const stats = await first.stats(Q)
+    expect(stats.delivered).toBe(100)
+    expect(stats.queued + stats.inFlight).toBe(0)
+    expect(stats.retried).toBeGreaterThan(0)
+    await first.complete(Q, ['not-there'])
+    expect((await first.stats(Q)).delivered).toBe(100)
+  })
+})
+
+describePostgres('PostgreSQL dead letters', (url) => {
+  let store: PostgresQueueStore
+  beforeEach(async () => {
+    store = makeStore(url)
+    await store.open()
+  })
+
+  it('kills, lists by reason, replays with a fresh window and purges', async () => {
+    const batch = deliveries(4)
+    await store.enqueue(Q, batch)
+    const got = await store.claim(Q, { limit: 4, now: 10_000, leaseMs: 1_000, worker: 'w' })
+    await store.kill(Q, [got[0]?.id ?? ''], {
+      now: 11_000,
+      attempts: 1,
+      reason: 'http_4xx',
+      status: 400,
+      detail: 'HTTP 400',
+    })
+    await store.kill(Q, [got[1]?.id ?? ''], {
+      now: 12_000,
+      attempts: 9,
+      reason: 'expired',
+      status: 503,
+      detail: null,
+    })
+    await store.release(
+      Q,
+      got.slice(2).map((d) => d.id),
+    )
+    const stats = await store.stats(Q)
+    expect(stats).toMatchObject({
+      queued: 2,
+      inFlight: 0,
+      dead: 2,
+      deadByReason: { http_4xx: 1, expired: 1 },
+    })
+    const dead = await store.listDead({ queue: Q })
+    expect(dead.map((d) => [d.id, d.reason, d.attempts, d.deadAt, d.lastStatus])).toEqual([
+      [batch[0]?.id, 'http_4xx', 1, 11_000, 400],
+      [batch[1]?.id, 'expired', 9, 12_000, 503],
+    ])
+    expect(dead[0]?.body).toBe(batch[0]?.body)
+    expect(await store.listDead({ queue: Q, limit: 1, offset: 1 })).toHaveLength(1)
+
+    expect(await store.replayDead({ ids: [batch[0]?.id ?? ''] }, { now: 20_000 })).toBe(1)
+    const replayed = await store.claim(Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
+    expect(replayed.find((d) => d.id === batch[0]?.id)).toMatchObject({
+      attempts: 0,
+      enqueuedAt: 20_000,
+    })
+
+    await store.enqueueDead(Q, [
+      {
+        ...deliveries(1)[0],
+        attempts: 0,
+        deadAt: 30_000,
+        reason: 'invalid_payload',
+        lastStatus: null,
+        detail: 'circular',
+      } as never,
+    ])
+    expect(await store.purgeDead({ all: true }, { queue: 'other' })).toBe(0)
+    expect(await store.purgeDead({ all: true }, { queue: Q })).toBe(2)
+    expect((await store.stats(Q)).dead).toBe(0)
+  })
+
+  it('wake makes waiting deliveries due now and says how many', async () => {
+    await store.enqueue(Q, deliveries(3))
+    const got = await store.claim(Q, { limit: 3, now: 10_000, leaseMs: 1_000, worker: 'w' })
+    await store.retry(
+      Q,
+      got.slice(0, 2).map((d) => d.id),
+      { at: 99_000, attempts: 1, reason: 'http_5xx', status: 500 },
+    )
+    expect(await store.wake(Q, 20_000)).toBe(2)
+    expect(await store.nextDueAt(Q)).toBe(11_000) // the third is still leased until 11 000
+    expect(
+      await store.claim(Q, { limit: 3, now: 20_000, leaseMs: 1_000, worker: 'w' }),
+    ).toHaveLength(3)
+  })
+})
+
+describePostgres('PostgreSQL LISTEN/NOTIFY wakeups', (url) => {
+  it('wakes a subscriber in another store instance when deliveries are enqueued', async () => {
+    const schema = uniqueSchemaName()
+    const producer = makeStore(url, schema)
+    const worker = makeStore(url, schema)
+    await producer.open()
+    await worker.open()
+    const calls: string[] = []
+    const woke = new Promise<void>((resolve) => {
+      void worker
+        .subscribe(Q, () => {
+          calls.push(Q)
+          resolve()
+        })
+        .then(() => producer.enqueue(Q, deliveries(3)))
+    })
+    const stopOther = await worker.subscribe('other-queue', () => calls.push('other'))
+    await woke
+    expect(calls).toEqual([Q])
+    await stopOther()
+  })
+
+  it('reconnects after the listening connection is killed, and wakes once to catch up', async () => {
+    const store = makeStore(url)
+    await store.open()
+    let wakes = 0
+    const stop = await store.subscribe(Q, () => {
+      wakes++
+    })
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      const killed = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN "aw_wake_${store.schema}"'`,
+      )
+      expect(killed.rowCount).toBe(1)
+    } finally {
+      await admin.end()
+    }
+    for (let i = 0; i < 100 && wakes === 0; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(wakes).toBe(1)
+    await store.enqueue(Q, deliveries(1))
+    for (let i = 0; i < 100 && wakes === 1; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(wakes).toBe(2)
+    await stop()
+  })
+
+  it('unsubscribing stops the wakeups', async () => {
+    const store = makeStore(url)
+    await store.open()
+    let wakes = 0
+    const stop = await store.subscribe(Q, () => {
+      wakes++
+    })
+    await stop()
+    await store.enqueue(Q, deliveries(1))
+    await new Promise((r) => setTimeout(r, 200))
+    expect(wakes).toBe(0)
+  })
+})

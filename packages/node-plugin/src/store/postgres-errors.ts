@@ -1,0 +1,46 @@
+/** Errors raised by the PostgreSQL queue store, each with a stable `code`; none ever carries a connection-string password. */
+
+/** What went wrong with the PostgreSQL store. */
+export type PostgresStoreErrorCode =
+  /** The optional peer dependency `pg` is not installed. */
+  | 'pg_not_installed'
+  /** Neither `connectionString` nor `pool` was given. */
+  | 'missing_connection'
+  /** `schema` is not a plain identifier. */
+  | 'invalid_schema'
+  /** The database schema is newer than this version of the plugin. */
+  | 'future_schema'
+  /** A method was called before `open()` or after `close()`. */
+  | 'not_open'
+  /** The server could not be reached or refused the connection. */
+  | 'connection_failed'
+
+/**
+ * Thrown by the PostgreSQL store. Branch on `code`; the message is for humans
+ * and never contains a password.
+ *
+ * @example
+ * try { await store.open() } catch (e) {
+ *   if (e instanceof PostgresStoreError && e.code === 'connection_failed') retryLater()
+ * }
+ */
+export class PostgresStoreError extends Error {
+  override readonly name = 'PostgresStoreError'
+  readonly code: PostgresStoreErrorCode
+
+  constructor(code: PostgresStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(redactConnectionStrings(message), options)
+    this.code = code
+  }
+}
+
+/**
+ * Replaces the password of every `postgres://` / `postgresql://` URL in a
+ * text with `***`, so a connection string can be shown in a log or an error.
+ *
+ * @example
+ * redactConnectionStrings('postgres://app:s3cret@db:5432/app') // 'postgres://app:***@db:5432/app'
+ */
+export function redactConnectionStrings(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@')
+}

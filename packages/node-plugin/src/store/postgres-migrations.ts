@@ -1,0 +1,133 @@
+/** The PostgreSQL queue's versioned schema: ordered migrations, applied once each under an advisory lock. */
+
+import type { PoolClient } from 'pg'
+
+/** One forward-only schema change. `sql` receives the quoted schema name. */
+export interface PostgresMigration {
+  readonly version: number
+  readonly name: string
+  readonly sql: (schema: string) => string
+}
+
+/**
+ * Every migration, oldest first. Never edit a released entry: append a new
+ * one. Times are milliseconds since the epoch in `BIGINT` columns.
+ */
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: 'deliveries, dead letters and counters',
+    sql: (s) => `
+      CREATE TABLE ${s}.deliveries (
+        queue            TEXT    NOT NULL,
+        id               TEXT    NOT NULL,
+        seq              BIGINT  GENERATED ALWAYS AS IDENTITY,
+        body             TEXT    NOT NULL,
+        message_id       TEXT,
+        enqueued_at      BIGINT  NOT NULL,
+        next_attempt_at  BIGINT  NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        last_reason      TEXT,
+        last_status      INTEGER,
+        lease_owner      TEXT,
+        lease_expires_at BIGINT,
+        PRIMARY KEY (queue, id)
+      );
+      CREATE INDEX deliveries_due ON ${s}.deliveries (queue, next_attempt_at, seq);
+
+      CREATE TABLE ${s}.dead_letters (
+        queue       TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        seq         BIGINT  GENERATED ALWAYS AS IDENTITY,
+        body        TEXT    NOT NULL,
+        message_id  TEXT,
+        enqueued_at BIGINT  NOT NULL,
+        attempts    INTEGER NOT NULL,
+        dead_at     BIGINT  NOT NULL,
+        reason      TEXT    NOT NULL,
+        last_status INTEGER,
+        detail      TEXT,
+        PRIMARY KEY (queue, id)
+      );
+      CREATE INDEX dead_letters_by_time ON ${s}.dead_letters (dead_at, seq);
+
+      -- Sharded so that workers in many processes do not queue on one hot row.
+      CREATE TABLE ${s}.counters (
+        queue     TEXT     NOT NULL,
+        shard     SMALLINT NOT NULL,
+        delivered BIGINT   NOT NULL DEFAULT 0,
+        retried   BIGINT   NOT NULL DEFAULT 0,
+        PRIMARY KEY (queue, shard)
+      );
+    `,
+  },
+]
+
+/** The newest schema version this code knows. */
+export const POSTGRES_SCHEMA_VERSION =
+  POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0
+
+/** Arbitrary first key of the advisory lock pair, so our lock never collides with an application's. */
+const LOCK_NAMESPACE = 0x41_57_48_4b // "AWHK"
+
+/**
+ * Creates the schema and applies the missing migrations in one transaction,
+ * under `pg_advisory_xact_lock`, so several processes starting together
+ * apply each migration exactly once. Returns the versions it applied. Throws
+ * `Error & { code: 'future_schema' }` when the database is newer than this code.
+ *
+ * @example
+ * const client = await pool.connect()
+ * try { await migratePostgres(client, '"analytics_webhooks"', 'analytics_webhooks') } finally { client.release() }
+ */
+export async function migratePostgres(
+  client: PoolClient,
+  quotedSchema: string,
+  schemaName: string,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
+): Promise<number[]> {
+  const applied: number[] = []
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      LOCK_NAMESPACE,
+      schemaName,
+    ])
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quotedSchema}.schema_migrations (
+         version    INTEGER PRIMARY KEY,
+         name       TEXT    NOT NULL,
+         applied_at BIGINT  NOT NULL
+       )`,
+    )
+    const done = await client.query<{ version: number }>(
+      `SELECT version FROM ${quotedSchema}.schema_migrations`,
+    )
+    const have = new Set(done.rows.map((r) => Number(r.version)))
+    const newest = Math.max(0, ...have)
+    const known = migrations[migrations.length - 1]?.version ?? 0
+    if (newest > known) {
+      throw Object.assign(
+        new Error(
+          `PostgreSQL queue schema ${schemaName} is at version ${newest}, newer than this plugin knows (${known}); upgrade the plugin`,
+        ),
+        { code: 'future_schema' as const },
+      )
+    }
+    for (const m of migrations) {
+      if (have.has(m.version)) continue
+      await client.query(m.sql(quotedSchema))
+      await client.query(
+        `INSERT INTO ${quotedSchema}.schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+        [m.version, m.name, Date.now()],
+      )
+      applied.push(m.version)
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  }
+  return applied
+}
