@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { describe, it } from 'vitest'
+import { PostgresQueueStore } from '../src/store/postgres.js'
+import type { QueueStore } from '../src/store/types.js'
 
 /** The database the PostgreSQL tests use, from `DATABASE_URL`. */
 export const databaseUrl: string | undefined = process.env.DATABASE_URL || undefined
@@ -11,6 +13,12 @@ export const databaseUrl: string | undefined = process.env.DATABASE_URL || undef
 export const SKIP_NOTICE = 'PostgreSQL tests skipped: DATABASE_URL is not set'
 
 let warned = false
+
+function warnOnce(): void {
+  if (warned) return
+  warned = true
+  console.warn(SKIP_NOTICE)
+}
 
 /**
  * `describe` for tests that need PostgreSQL. Without `DATABASE_URL` the block
@@ -34,10 +42,7 @@ export function describePostgres(name: string, body: (url: string) => void): voi
     })
     return
   }
-  if (!warned) {
-    warned = true
-    console.warn(SKIP_NOTICE)
-  }
+  warnOnce()
   describe.skip(name, () => body(''))
 }
 
@@ -67,4 +72,57 @@ export async function dropSchemas(url: string, schemas: Iterable<string>): Promi
   } finally {
     await client.end()
   }
+}
+
+/** Fresh storage for one plugin-level test: a new schema; `connect()` opens another store on it (another process). */
+export interface PostgresStoreFixture {
+  connect(): QueueStore
+  cleanup(): Promise<void>
+}
+
+/**
+ * The PostgreSQL entry for the plugin-level suites' store list: one factory
+ * when `DATABASE_URL` is set; none (with the printed notice) when it is not;
+ * under `CI=true` without it, a factory whose `make()` fails the tests.
+ *
+ * @example
+ * export const storeFactories = [sqliteFactory, ...postgresStoreFactories()]
+ */
+export function postgresStoreFactories(): {
+  name: string
+  make(): Promise<PostgresStoreFixture>
+}[] {
+  const url = databaseUrl
+  if (url) {
+    return [
+      {
+        name: 'postgres',
+        async make() {
+          const schema = uniqueSchemaName('aw_plugin')
+          const opened: PostgresQueueStore[] = []
+          return {
+            connect: () => {
+              const store = new PostgresQueueStore({ connectionString: url, schema, max: 4 })
+              opened.push(store)
+              return store
+            },
+            cleanup: async () => {
+              await Promise.all(opened.map((s) => s.close()))
+              await dropSchemas(url, [schema])
+            },
+          }
+        },
+      },
+    ]
+  }
+  if (process.env.CI === 'true') {
+    return [
+      {
+        name: 'postgres',
+        make: () => Promise.reject(new Error(`${SKIP_NOTICE} (CI=true requires it)`)),
+      },
+    ]
+  }
+  warnOnce()
+  return []
 }

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postgresStoreFactories } from '../../test/postgres-database.js'
 import { SqliteQueueStore } from '../store/sqlite.js'
 import type { QueueStore } from '../store/types.js'
 
@@ -31,4 +32,6 @@ export const storeFactories: StoreFactory[] = [
       }
     },
   },
+  // PostgreSQL when DATABASE_URL is set (skipped with a notice otherwise; a failure under CI=true).
+  ...postgresStoreFactories(),
 ]
