@@ -49,12 +49,14 @@ export function signatureParts<R>(
 ): Array<[string, R]> {
   const secret = settings.sharedSecret
   if (secret === undefined) return []
+  // WebCrypto refuses zero-length keys and node:crypto accepts them: refuse here so both paths agree.
+  if (secret.length === 0) throw new TypeError('sharedSecret must not be empty')
   const parts: Array<[string, R]> = []
   if (settings.signature !== 'standard') {
     parts.push(['X-Signature', hmac('sha1', secret, classicSignedText(body), 'hex')])
   }
   if (settings.signature !== 'classic') {
-    const key = decodeStandardSecret(secret)
+    const key = standardKey(secret)
     if (key === undefined)
       throw new TypeError('sharedSecret is not a valid Standard Webhooks secret')
     parts.push([
@@ -63,6 +65,18 @@ export function signatureParts<R>(
     ])
   }
   return parts
+}
+
+// One destination signs every request with the same secret: decode it once, not per request.
+let lastSecret: string | undefined
+let lastKey: Uint8Array | undefined
+
+function standardKey(secret: string): Uint8Array | undefined {
+  if (secret !== lastSecret) {
+    lastKey = decodeStandardSecret(secret)
+    lastSecret = secret
+  }
+  return lastKey
 }
 
 /** Adds the fixed Standard Webhooks headers around computed signatures. */
@@ -101,6 +115,8 @@ function importKey(algorithm: 'sha1' | 'sha256', key: string | Uint8Array): Prom
       ['sign'],
     )
     keyCache.set(cacheKey, cached)
+    // A failed import must not stay cached and fail every later signature.
+    cached.catch(() => keyCache.delete(cacheKey))
   }
   return cached
 }
