@@ -1,0 +1,79 @@
+/** Measures the plugin's min+gz size with the core it uses, beside analytics-next's own bundle, and fails over budget. */
+
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
+
+/** The budget for `dist/index.js` bundled with core, minified and gzipped. */
+export const BUDGET_BYTES = 4 * 1024
+
+const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** Sizes of one bundle, in bytes. */
+export interface BundleSize {
+  readonly minified: number
+  readonly gzipped: number
+}
+
+/**
+ * Bundles `source` (an ES module's text, resolved from this package) for
+ * browsers with esbuild, minifies it and gzips it with node:zlib at level 9.
+ *
+ * @example
+ * await measure("export * from './dist/index.js'") // { minified: 9312, gzipped: 3870 }
+ */
+export async function measure(source: string): Promise<BundleSize> {
+  const result = await build({
+    stdin: { contents: source, resolveDir: packageDir, loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  })
+  const code = (result.outputFiles[0] as { contents: Uint8Array }).contents
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length }
+}
+
+/** The gzipped size of analytics-next's shipped UMD bundle (`dist/umd/index.js`), its own size-limit target. */
+function analyticsNextShipped(): BundleSize {
+  const require = createRequire(join(packageDir, 'package.json'))
+  const file = join(
+    dirname(require.resolve('@segment/analytics-next/package.json')),
+    'dist/umd/index.js',
+  )
+  const code = readFileSync(file)
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length }
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`
+
+async function main(): Promise<void> {
+  const plugin = await measure("export { webhookPlugin } from './dist/index.js'")
+  const rows: Array<[string, BundleSize]> = [
+    ['@analytics-webhooks/browser-plugin (with core)', plugin],
+    [
+      '@segment/analytics-next, AnalyticsBrowser bundled the same way',
+      await measure("export { AnalyticsBrowser } from '@segment/analytics-next'"),
+    ],
+    ['@segment/analytics-next, shipped dist/umd/index.js', analyticsNextShipped()],
+  ]
+  console.log('| bundle | min | min+gz |\n| --- | --- | --- |')
+  for (const [name, size] of rows)
+    console.log(`| ${name} | ${kb(size.minified)} | ${kb(size.gzipped)} |`)
+  const share = ((plugin.gzipped / (rows[2] as [string, BundleSize])[1].gzipped) * 100).toFixed(1)
+  console.log(
+    `\nplugin: ${plugin.gzipped} B min+gz (${share}% of analytics-next's shipped bundle), budget ${BUDGET_BYTES} B`,
+  )
+  if (plugin.gzipped > BUDGET_BYTES) {
+    console.error(`over budget by ${plugin.gzipped - BUDGET_BYTES} B`)
+    process.exitCode = 1
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

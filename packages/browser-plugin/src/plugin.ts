@@ -1,0 +1,169 @@
+/** The analytics-next destination plugin: validates settings, queues every event in localStorage, and drains the queue. */
+
+import {
+  encodeEvent,
+  parseSettings,
+  type SegmentEvent,
+  type WebhookSettingsInput,
+} from '@analytics-webhooks/core'
+import type { Context, Plugin } from '@segment/analytics-next'
+import { createReports, type Subscribe } from './events.js'
+import { Outbox } from './outbox.js'
+import { PersistedQueue, webStorage } from './queue.js'
+import { type Fetch, sendToAll } from './send.js'
+import { tabLock } from './tab-lock.js'
+
+/** Browser-side options (the webhook settings themselves are the first argument). */
+export interface WebhookPluginOptions {
+  /** Prefix of the localStorage keys; give each plugin on one origin its own. Default `analytics-webhooks`. */
+  storageKey?: string
+  /** The queue holds at most this many events; beyond it the oldest are dropped. Default 1000. */
+  maxQueueEvents?: number
+  /** The queue holds at most this many characters of localStorage; beyond it the oldest are dropped. Default 2,000,000. */
+  maxQueueChars?: number
+  /** The `fetch` to send with. Default: the page's `fetch`. */
+  fetch?: Fetch
+}
+
+/** The plugin object: an analytics-next destination plus reports and a manual flush. */
+export interface WebhookPlugin extends Plugin {
+  readonly type: 'destination'
+  /**
+   * Subscribes to `delivered`, `retry`, `dead` or `dropped` reports; returns
+   * a function that unsubscribes.
+   */
+  on: Subscribe
+  /** Sends whatever is due now; resolves when done (at once if another tab is sending). */
+  flush(): Promise<void>
+}
+
+/** Thrown by {@link webhookPlugin} when the page cannot run it as configured. */
+export class WebhookPluginError extends Error {
+  override readonly name = 'WebhookPluginError'
+  /** `insecure_context`: signing needs WebCrypto, which browsers only offer on HTTPS and localhost pages. */
+  readonly code = 'insecure_context'
+}
+
+let warned = false
+
+/**
+ * Creates the webhook destination for `@segment/analytics-next`. Settings are
+ * the same as the node plugin's and are validated at once (a `SettingsError`
+ * names the field). Every event is written to the persisted queue before it is
+ * first sent, so a reload mid-send loses nothing (delivery is at-least-once;
+ * receivers dedupe on `messageId`).
+ *
+ * @example
+ * const webhooks = webhookPlugin({ webhooks: ['https://hooks.example.com/segment'] })
+ * webhooks.on('dead', (r) => console.warn('webhook gave up', r.reason, r.messageId))
+ * const analytics = AnalyticsBrowser.load({ writeKey, plugins: [webhooks] })
+ * // or, later: await analytics.register(webhooks)
+ */
+export function webhookPlugin(
+  input: WebhookSettingsInput,
+  options: WebhookPluginOptions = {},
+): WebhookPlugin {
+  const settings = parseSettings(input)
+  if (settings.sharedSecret !== undefined) {
+    if (globalThis.isSecureContext === false) {
+      throw new WebhookPluginError(
+        'Webhook signing needs WebCrypto, which this page (not HTTPS or localhost) does not have',
+      )
+    }
+    if (!warned) {
+      warned = true
+      console.warn(
+        '[analytics-webhooks] sharedSecret is set in a browser plugin, where anyone can read it and sign requests. Send unsigned and sign at a server relay, or use @analytics-webhooks/node-plugin.',
+      )
+    }
+  }
+  const { storageKey = 'analytics-webhooks', maxQueueEvents = 1000, maxQueueChars = 2e6 } = options
+  const { on, emit } = createReports()
+  let outbox: Outbox | undefined
+  let queue: PersistedQueue | undefined
+  let stopListening: (() => void) | undefined
+  let loaded = false
+
+  const start = (): [PersistedQueue, Outbox] => {
+    if (!queue || !outbox) {
+      const storage = webStorage()
+      const box = new PersistedQueue(
+        storage,
+        storageKey,
+        { maxEvents: maxQueueEvents, maxChars: maxQueueChars },
+        (event, reason) => emit('dropped', { ...event, reason }),
+      )
+      const send = options.fetch ?? ((url, init) => fetch(url, init))
+      queue = box
+      outbox = new Outbox({
+        settings,
+        queue: box,
+        lock: tabLock(`${storageKey}.lock`, storage),
+        send: (body, messageId) => sendToAll(settings, body, messageId, send),
+        emit,
+      })
+    }
+    return [queue, outbox]
+  }
+
+  const enqueue = (ctx: Context): Context => {
+    const [box, drainer] = start()
+    const event = ctx.event as SegmentEvent
+    const messageId = event.messageId ?? ''
+    let body: string
+    try {
+      body = encodeEvent(event)
+    } catch {
+      emit('dead', {
+        id: messageId,
+        messageId,
+        body: '',
+        attempts: 0,
+        reason: 'invalid_payload',
+        status: undefined,
+      })
+      return ctx
+    }
+    if (box.push(messageId, body, Date.now())) void drainer.drain()
+    return ctx
+  }
+
+  return {
+    name: 'Analytics Webhooks',
+    type: 'destination',
+    version: '0.0.0',
+    isLoaded: () => loaded,
+    load() {
+      const [, drainer] = start()
+      if (!stopListening && typeof addEventListener === 'function') {
+        const drain = () => void drainer.drain()
+        const hidden = () => document.visibilityState === 'hidden' && drain()
+        addEventListener('online', drain)
+        addEventListener('pagehide', drain)
+        document.addEventListener('visibilitychange', hidden)
+        stopListening = () => {
+          removeEventListener('online', drain)
+          removeEventListener('pagehide', drain)
+          document.removeEventListener('visibilitychange', hidden)
+          drainer.stop()
+        }
+      }
+      loaded = true
+      void drainer.drain() // events left by earlier page loads
+      return Promise.resolve()
+    },
+    unload() {
+      stopListening?.()
+      stopListening = undefined
+      loaded = false
+    },
+    page: enqueue,
+    screen: enqueue,
+    identify: enqueue,
+    track: enqueue,
+    alias: enqueue,
+    group: enqueue,
+    on,
+    flush: () => start()[1].drain(),
+  }
+}

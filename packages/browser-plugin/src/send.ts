@@ -1,0 +1,74 @@
+/** Sends one body to every configured URL at once with fetch and combines the answers with core's rules. */
+
+import {
+  classifyError,
+  classifyResponse,
+  fanOutOutcome,
+  type Outcome,
+  signatureHeaders,
+  utf8Length,
+  type WebhookBody,
+  type WebhookSettings,
+} from '@analytics-webhooks/core'
+
+/** The `fetch` the plugin sends with; the page's own by default. */
+export type Fetch = (url: string, init: RequestInit) => Promise<Response>
+
+// Browsers refuse keepalive requests whose bodies (in flight together) exceed 64 KiB.
+const KEEPALIVE_LIMIT = 64 * 1024
+
+/**
+ * POSTs (or PUTs/PATCHes) `body` to every URL in `settings.webhooks` at once:
+ * `Content-Type: application/json`, the user's headers, the signature headers
+ * (WebCrypto), `keepalive` when the body is under 64 KB so it survives the page
+ * closing, no cookies, redirects not followed, each exchange aborted after
+ * `settings.timeoutMs`. Never throws: every failure is classified.
+ *
+ * @example
+ * const outcome = await sendToAll(settings, singleBody(json), 'ajs-next-123', fetch)
+ * if (outcome.verdict === 'retry') scheduleRetry(outcome.retryAfterMs)
+ */
+export async function sendToAll(
+  settings: WebhookSettings,
+  body: WebhookBody,
+  messageId: string,
+  send: Fetch,
+): Promise<Outcome> {
+  const headers = {
+    'Content-Type': 'application/json',
+    ...settings.headers,
+    ...(await signatureHeaders(settings, body, {
+      id: messageId,
+      timestamp: Math.floor(Date.now() / 1000),
+    })),
+  }
+  const keepalive = utf8Length(body.json) < KEEPALIVE_LIMIT
+  const attempts = await Promise.all(
+    settings.webhooks.map(async (url) => {
+      const abort = new AbortController()
+      const timer = setTimeout(() => abort.abort(), settings.timeoutMs)
+      try {
+        const response = await send(url, {
+          method: settings.method,
+          headers,
+          body: body.json,
+          keepalive,
+          credentials: 'omit',
+          redirect: 'manual',
+          signal: abort.signal,
+        })
+        response.body?.cancel().catch(() => {})
+        // A redirect is not followed; with redirect: 'manual' the browser hides its status.
+        return classifyResponse(
+          response.type === 'opaqueredirect' ? 302 : response.status,
+          response.headers.get('Retry-After'),
+        )
+      } catch (error) {
+        return classifyError(error)
+      } finally {
+        clearTimeout(timer)
+      }
+    }),
+  )
+  return fanOutOutcome(attempts)
+}
