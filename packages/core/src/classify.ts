@@ -60,6 +60,8 @@ export function classifyResponse(
   retryAfter?: string | null,
   now: number = Date.now(),
 ): AttemptResult {
+  // A status that is not a whole number never came from a real response: never call it delivered.
+  if (!Number.isInteger(status)) return { verdict: 'permanent', reason: 'http_unexpected', status }
   if (status >= 200 && status < 300) return { verdict: 'delivered', reason: 'delivered', status }
   let reason: ReasonCode
   if (status >= 300 && status < 400) return { verdict: 'permanent', reason: 'http_3xx', status }
@@ -83,6 +85,8 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
   'ERR_TIMEOUT',
+  // The TLS handshake did not finish in time: the host may be slow, not untrusted.
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
 ])
 const REFUSED_CODES = new Set(['ECONNREFUSED'])
 const RESET_CODES = new Set([
@@ -106,8 +110,16 @@ const TLS_CODES = new Set([
   'CERT_REJECTED',
   'CERT_REVOKED',
   'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
   'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_TLS_HANDSHAKE_TIMEOUT',
 ])
 
 /**
@@ -120,17 +132,21 @@ const TLS_CODES = new Set([
  * classifyError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })) // { verdict: 'retry', reason: 'connection_refused' }
  */
 export function classifyError(error: unknown): AttemptResult {
-  for (const { code, name } of errorChain(error)) {
-    if (code !== undefined) {
-      if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
-        return { verdict: 'permanent', reason: 'tls' }
-      if (TIMEOUT_CODES.has(code)) return { verdict: 'retry', reason: 'timeout' }
-      if (REFUSED_CODES.has(code)) return { verdict: 'retry', reason: 'connection_refused' }
-      if (RESET_CODES.has(code)) return { verdict: 'retry', reason: 'connection_reset' }
-      if (DNS_CODES.has(code)) return { verdict: 'retry', reason: 'dns' }
+  try {
+    for (const { code, name } of errorChain(error)) {
+      if (code !== undefined) {
+        if (TIMEOUT_CODES.has(code)) return { verdict: 'retry', reason: 'timeout' }
+        if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
+          return { verdict: 'permanent', reason: 'tls' }
+        if (REFUSED_CODES.has(code)) return { verdict: 'retry', reason: 'connection_refused' }
+        if (RESET_CODES.has(code)) return { verdict: 'retry', reason: 'connection_reset' }
+        if (DNS_CODES.has(code)) return { verdict: 'retry', reason: 'dns' }
+      }
+      if (name === 'TimeoutError' || name === 'AbortError')
+        return { verdict: 'retry', reason: 'timeout' }
     }
-    if (name === 'TimeoutError' || name === 'AbortError')
-      return { verdict: 'retry', reason: 'timeout' }
+  } catch {
+    // Reading the error threw (a getter, a revoked Proxy): classify what we know, never throw.
   }
   return { verdict: 'retry', reason: 'network' }
 }
@@ -169,7 +185,8 @@ export function parseRetryAfter(
 ): number | undefined {
   if (value === null || value === undefined) return undefined
   const text = value.trim()
-  if (/^\d+$/.test(text)) return Number(text) * 1000
+  // Capped so that an absurd number of seconds stays a finite, storable wait.
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, Number.MAX_SAFE_INTEGER)
   if (!/[a-z]/i.test(text)) return undefined
   const at = Date.parse(text)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)

@@ -45,7 +45,9 @@ export class RetrySchedule {
 
   /** The randomised wait after the `attempts`-th failed attempt (1-based). */
   delayFor(attempts: number): number {
-    const exponent = Math.min(Math.max(attempts, 1) - 1, 30)
+    // A count that is not a number (NaN) backs off like a first failure.
+    const count = Number.isNaN(attempts) ? 1 : Math.max(attempts, 1)
+    const exponent = Math.min(count - 1, 30)
     const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** exponent)
     return Math.round(ceiling / 2 + this.random() * (ceiling / 2))
   }
