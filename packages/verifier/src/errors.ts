@@ -1,0 +1,62 @@
+/** The one error the verifier throws, with a stable `code` and the HTTP status a receiver should answer. */
+
+/** Why a webhook was not accepted. */
+export type VerificationErrorCode =
+  | 'missing_signature'
+  | 'malformed_signature'
+  | 'signature_mismatch'
+  | 'missing_id'
+  | 'missing_timestamp'
+  | 'invalid_timestamp'
+  | 'timestamp_out_of_tolerance'
+  | 'body_too_large'
+  | 'body_read_failed'
+  | 'invalid_json'
+  | 'invalid_payload'
+  | 'body_already_parsed'
+  | 'invalid_secret'
+  | 'invalid_options'
+
+const STATUS: Readonly<Record<VerificationErrorCode, number>> = {
+  missing_signature: 401,
+  malformed_signature: 401,
+  signature_mismatch: 401,
+  missing_id: 401,
+  missing_timestamp: 401,
+  invalid_timestamp: 401,
+  timestamp_out_of_tolerance: 401,
+  body_too_large: 413,
+  body_read_failed: 400,
+  invalid_json: 400,
+  invalid_payload: 400,
+  // The receiver's own configuration is wrong: answer 5xx so the sender retries once it is fixed.
+  body_already_parsed: 500,
+  invalid_secret: 500,
+  invalid_options: 500,
+}
+
+/**
+ * Thrown (or answered, by the adapters) when a webhook cannot be accepted.
+ * Branch on `code`, never on `message`; `status` is the HTTP status the
+ * adapters answer with. Messages never contain a secret or a signature.
+ *
+ * @example
+ * try {
+ *   const { events } = verifyWebhook(rawBody, req.headers, { secret })
+ * } catch (error) {
+ *   if (error instanceof WebhookVerificationError) res.writeHead(error.status).end(error.code)
+ *   else throw error
+ * }
+ */
+export class WebhookVerificationError extends Error {
+  override readonly name = 'WebhookVerificationError'
+  readonly code: VerificationErrorCode
+  /** HTTP status to answer: 401 for signature problems, 400 bad JSON, 413 too large, 500 receiver misconfiguration. */
+  readonly status: number
+
+  constructor(code: VerificationErrorCode, message: string) {
+    super(message)
+    this.code = code
+    this.status = STATUS[code]
+  }
+}

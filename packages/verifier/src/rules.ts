@@ -1,0 +1,215 @@
+/** The verification rules both paths share: reading signature headers, what each scheme signs, and the verified result. */
+
+import { WebhookVerificationError } from './errors.js'
+import { type HeaderSource, readHeader } from './headers.js'
+import type { PreparedOptions } from './options.js'
+
+/** The raw request body, exactly as received. */
+export type RawBody = string | Uint8Array | ArrayBuffer
+
+/** One verified event: a JSON object with a string `type` (`track`, `identify`, ..., `delete`). */
+export interface WebhookEvent {
+  readonly type: string
+  readonly [field: string]: unknown
+}
+
+/** What a successful verification returns (and what the adapters attach to the request as `webhook`). */
+export interface VerifiedWebhook {
+  /** The events, parsed from the verified body: one, or every element of a batch. */
+  readonly events: readonly WebhookEvent[]
+  /** `true` when the body was a JSON array. */
+  readonly isBatch: boolean
+  /** The scheme whose signature verified. */
+  readonly scheme: 'classic' | 'standard'
+  /** Standard Webhooks `webhook-id` (stable across retries: dedupe on it); `undefined` for classic. */
+  readonly id: string | undefined
+}
+
+/** A Standard Webhooks request's signature headers, checked. */
+export interface StandardHeaders {
+  readonly id: string
+  /** `id.timestamp.`: what is signed before the body. */
+  readonly prefix: string
+  /** The base64 values of the `v1,` signatures. */
+  readonly signatures: readonly string[]
+}
+
+const HEX_SHA1 = /^[0-9a-fA-F]{40}$/
+const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/
+const DIGITS = /^[0-9]{1,15}$/
+
+/** Which scheme a request is checked against under the configured one. */
+export function chooseScheme(
+  prepared: PreparedOptions,
+  headers: HeaderSource,
+): 'classic' | 'standard' {
+  if (prepared.scheme !== 'auto') return prepared.scheme
+  return readHeader(headers, 'webhook-signature') !== undefined ? 'standard' : 'classic'
+}
+
+/** The classic `X-Signature` header: 40 hex digits, else a `missing_signature`/`malformed_signature` error. */
+export function classicSignature(headers: HeaderSource): string {
+  const value = readHeader(headers, 'x-signature')
+  if (value === undefined || value.length === 0) {
+    throw new WebhookVerificationError('missing_signature', 'the X-Signature header is missing')
+  }
+  if (!HEX_SHA1.test(value)) {
+    throw new WebhookVerificationError(
+      'malformed_signature',
+      'X-Signature must be 40 hexadecimal digits (HMAC-SHA1)',
+    )
+  }
+  return value
+}
+
+/**
+ * The Standard Webhooks headers, checked in this order: signature present, id
+ * present, timestamp present, numeric and within tolerance, at least one
+ * well-formed `v1,` signature (other versions are ignored, as the spec says).
+ */
+export function standardHeaders(headers: HeaderSource, prepared: PreparedOptions): StandardHeaders {
+  const signature = readHeader(headers, 'webhook-signature')
+  if (signature === undefined || signature.length === 0) {
+    throw new WebhookVerificationError(
+      'missing_signature',
+      'the webhook-signature header is missing',
+    )
+  }
+  const id = readHeader(headers, 'webhook-id')
+  if (id === undefined || id.length === 0) {
+    throw new WebhookVerificationError('missing_id', 'the webhook-id header is missing')
+  }
+  const timestamp = readHeader(headers, 'webhook-timestamp')
+  if (timestamp === undefined || timestamp.length === 0) {
+    throw new WebhookVerificationError(
+      'missing_timestamp',
+      'the webhook-timestamp header is missing',
+    )
+  }
+  if (!DIGITS.test(timestamp)) {
+    throw new WebhookVerificationError(
+      'invalid_timestamp',
+      'webhook-timestamp must be whole seconds since the epoch',
+    )
+  }
+  const nowSeconds = Math.floor(prepared.now() / 1000)
+  if (Math.abs(nowSeconds - Number(timestamp)) > prepared.toleranceSeconds) {
+    throw new WebhookVerificationError(
+      'timestamp_out_of_tolerance',
+      `webhook-timestamp is more than ${prepared.toleranceSeconds} s away from now`,
+    )
+  }
+  const signatures: string[] = []
+  for (const entry of signature.split(' ')) {
+    if (entry.length === 47 && entry.startsWith('v1,')) {
+      const value = entry.slice(3)
+      if (BASE64_SHA256.test(value)) signatures.push(value)
+    }
+  }
+  if (signatures.length === 0) {
+    throw new WebhookVerificationError(
+      'malformed_signature',
+      'webhook-signature has no v1,<base64 HMAC-SHA256> entry',
+    )
+  }
+  return { id, prefix: `${id}.${timestamp}.`, signatures }
+}
+
+/** The error for raw body input that is not bytes: almost always a body parser that ran first. */
+export function notRawBody(body: unknown): WebhookVerificationError {
+  const kind = body === null ? 'null' : typeof body
+  return new WebhookVerificationError(
+    'body_already_parsed',
+    `the raw request body (string, Buffer or Uint8Array) is needed to verify a signature, got ${kind}: ` +
+      'a body parser probably ran first. Verify before express.json(), or use express.raw({ type: "application/json" }).',
+  )
+}
+
+/** The error for a body over the configured limit. */
+export function tooLarge(limit: number): WebhookVerificationError {
+  return new WebhookVerificationError('body_too_large', `the body is larger than ${limit} bytes`)
+}
+
+/** The error when no secret's signature matches. */
+export function mismatch(scheme: 'classic' | 'standard'): WebhookVerificationError {
+  return new WebhookVerificationError(
+    'signature_mismatch',
+    scheme === 'classic'
+      ? 'X-Signature does not match the body for any configured secret'
+      : 'no webhook-signature matches the body for any configured secret',
+  )
+}
+
+/** Marks a body that is not JSON, in {@link parseOrInvalid}. */
+export const NOT_JSON: unique symbol = Symbol('not JSON')
+
+/** `JSON.parse`, returning {@link NOT_JSON} instead of throwing. */
+export function parseOrInvalid(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return NOT_JSON
+  }
+}
+
+/**
+ * The text a classic signature may also have been computed over, from the
+ * parsed body: `JSON.stringify(body[0])` for a batch (Segment's own batches),
+ * `JSON.stringify(body)` for one event (the spec's receiver example).
+ */
+export function classicFallbackText(parsed: unknown, isBatch: boolean): string | undefined {
+  if (parsed === NOT_JSON) return undefined
+  try {
+    if (!isBatch) return JSON.stringify(parsed)
+    return Array.isArray(parsed) && parsed.length > 0 ? JSON.stringify(parsed[0]) : undefined
+  } catch {
+    // Nesting too deep for JSON.stringify's recursion: no such text was ever signed.
+    return undefined
+  }
+}
+
+/** The verified result from a parsed body; `invalid_json` or `invalid_payload` when it holds no events. */
+export function verified(
+  parsed: unknown,
+  scheme: 'classic' | 'standard',
+  id: string | undefined,
+): VerifiedWebhook {
+  if (parsed === NOT_JSON) {
+    throw new WebhookVerificationError(
+      'invalid_json',
+      'the signature matches but the body is not JSON',
+    )
+  }
+  if (Array.isArray(parsed)) {
+    for (let i = 0; i < parsed.length; i++) {
+      if (!isEvent(parsed[i])) throw notAnEvent(`batch element ${i}`)
+    }
+    return { events: parsed as WebhookEvent[], isBatch: true, scheme, id }
+  }
+  if (!isEvent(parsed)) throw notAnEvent('the body')
+  return { events: [parsed], isBatch: false, scheme, id }
+}
+
+function isEvent(value: unknown): value is WebhookEvent {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { type?: unknown }).type === 'string'
+  )
+}
+
+function notAnEvent(where: string): WebhookVerificationError {
+  return new WebhookVerificationError(
+    'invalid_payload',
+    `${where} is not an event (a JSON object with a string "type")`,
+  )
+}
+
+/** Compares two byte arrays in time that depends only on their length. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let difference = 0
+  for (let i = 0; i < a.length; i++) difference |= (a[i] as number) ^ (b[i] as number)
+  return difference === 0
+}
