@@ -1,0 +1,106 @@
+// @vitest-environment happy-dom
+/** Signed requests from the page: headers a receiver can check, and the warning that a browser secret is public. */
+
+import { createHmac } from 'node:crypto'
+import type { Context } from '@segment/analytics-next'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Fetch } from '../send.js'
+
+const HOOK = 'https://hooks.example.com/segment'
+const SECRET = 'dGhpcyBpcyBhIHRlc3Qgc2VjcmV0' // base64, valid for every scheme
+
+function receiver() {
+  const calls: Array<{ body: string; headers: Record<string, string> }> = []
+  const fetch: Fetch = async (_, init) => {
+    calls.push({ body: init.body as string, headers: init.headers as Record<string, string> })
+    return new Response(null, { status: 204 })
+  }
+  return { fetch, calls }
+}
+
+const track = (messageId: string) =>
+  ({
+    event: { type: 'track', event: 'Bought', messageId, timestamp: new Date(), userId: 'ü-1' },
+  }) as unknown as Context
+
+// A fresh module per test, so the once-per-page warning starts unsent.
+async function load() {
+  vi.resetModules()
+  return (await import('../plugin.js')).webhookPlugin
+}
+
+let warn: ReturnType<typeof vi.spyOn>
+beforeEach(() => {
+  localStorage.clear()
+  warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+})
+afterEach(() => {
+  vi.restoreAllMocks()
+  vi.unstubAllGlobals()
+})
+
+describe('classic signature', () => {
+  it("sends X-Signature = hex HMAC-SHA1 of the body, as the spec's receiver computes it", async () => {
+    const webhookPlugin = await load()
+    const { fetch, calls } = receiver()
+    const plugin = webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET }, { fetch })
+    await plugin.load({} as Context, {} as never)
+    plugin.track?.(track('m-1'))
+    await vi.waitFor(() => expect(calls).toHaveLength(1))
+    const [{ body, headers }] = calls as [(typeof calls)[0]]
+    const digest = createHmac('sha1', SECRET)
+      .update(JSON.stringify(JSON.parse(body)), 'utf8')
+      .digest('hex')
+    expect(headers['X-Signature']).toBe(digest)
+    expect(headers).not.toHaveProperty('webhook-signature')
+    plugin.unload?.({} as Context, {} as never)
+  })
+})
+
+describe('Standard Webhooks signature', () => {
+  it('sends webhook-id (the messageId), webhook-timestamp and webhook-signature over id.timestamp.body', async () => {
+    const webhookPlugin = await load()
+    const { fetch, calls } = receiver()
+    const plugin = webhookPlugin(
+      { webhooks: [HOOK], sharedSecret: `whsec_${SECRET}`, signature: 'both' },
+      { fetch },
+    )
+    await plugin.load({} as Context, {} as never)
+    plugin.track?.(track('m-2'))
+    await vi.waitFor(() => expect(calls).toHaveLength(1))
+    const [{ body, headers }] = calls as [(typeof calls)[0]]
+    expect(headers['webhook-id']).toBe('m-2')
+    const signed = `m-2.${headers['webhook-timestamp']}.${body}`
+    const expected = createHmac('sha256', Buffer.from(SECRET, 'base64'))
+      .update(signed)
+      .digest('base64')
+    expect(headers['webhook-signature']).toBe(`v1,${expected}`)
+    expect(headers['X-Signature']).toBe(
+      createHmac('sha1', `whsec_${SECRET}`).update(body).digest('hex'),
+    )
+    plugin.unload?.({} as Context, {} as never)
+  })
+})
+
+describe('a secret in a browser is public', () => {
+  it('warns once per page, without the secret in the message', async () => {
+    const webhookPlugin = await load()
+    webhookPlugin({ webhooks: [HOOK] })
+    expect(warn).not.toHaveBeenCalled()
+    webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })
+    webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })
+    expect(warn).toHaveBeenCalledTimes(1)
+    const message = String(warn.mock.calls[0]?.[0])
+    expect(message).toMatch(/server relay/)
+    expect(message).not.toContain(SECRET)
+  })
+
+  it('refuses to sign on a page without WebCrypto (not HTTPS or localhost)', async () => {
+    const webhookPlugin = await load()
+    vi.stubGlobal('isSecureContext', false)
+    expect(() => webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })).toThrow(
+      expect.objectContaining({ code: 'insecure_context' }),
+    )
+    expect(() => webhookPlugin({ webhooks: [HOOK] })).not.toThrow()
+  })
+})
