@@ -15,10 +15,6 @@ import {
 } from '../classify.js'
 import { selfSignedCertificate } from './self-signed.js'
 
-function verdictOf(status: number): Verdict {
-  return classifyResponse(status).verdict
-}
-
 describe('classification: 2xx is delivered', () => {
   it('every status from 200 to 299', () => {
     for (let status = 200; status < 300; status++) {
