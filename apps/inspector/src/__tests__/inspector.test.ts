@@ -3,7 +3,7 @@
 import { request } from 'node:http'
 import { singleBody } from '@analytics-webhooks/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createInspector, type Inspector } from '../index.js'
+import { createInspector, type Inspector, type InspectorInfo } from '../index.js'
 import { batchBody, headersFor, nextDelivery, post, SECRET, trackJson } from './deliveries.js'
 
 let inspector: Inspector
@@ -84,7 +84,7 @@ describe('receiving a delivery', () => {
     inspector = await createInspector({ port: 0 })
     await post(inspector.hooksUrl, { secret: SECRET })
     expect(last().verdict.status).toBe('unchecked')
-    const info = await (await fetch(`${inspector.url}/api/info`)).json()
+    const info = (await (await fetch(`${inspector.url}/api/info`)).json()) as InspectorInfo
     expect(info.secretConfigured).toBe(false)
     expect(JSON.stringify(inspector.deliveries())).not.toContain(SECRET)
   })
