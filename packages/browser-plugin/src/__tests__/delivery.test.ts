@@ -201,7 +201,7 @@ describe('retries', () => {
       'retry',
       expect.objectContaining({ reason: 'http_5xx', status: 503, attempts: 1 }),
     ])
-    const { retryAt } = reports[0]?.[1] as WebhookEventMap['retry']
+    const { retryAt } = (reports[0] as [string, WebhookEventMap['retry']])[1]
     expect(retryAt).toBeGreaterThanOrEqual(sentAt - 150 + 30_000)
     expect(localStorage.getItem(queued()[0] as string)).toMatch(/^\[1,/)
 

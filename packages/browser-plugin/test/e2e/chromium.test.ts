@@ -1,0 +1,242 @@
+/** End to end in real Chromium: analytics-next with the plugin on a local page, delivering to a local receiver. */
+
+import { createHmac } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { PageReport, SentEvent } from './page.js'
+import { Receiver, servePage } from './servers.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const available = existsSync(CHROMIUM)
+const SECRET = 'e2e-shared-secret'
+
+if (!available) {
+  const notice = `Chromium not found at ${CHROMIUM}: the end-to-end tests are skipped (apt-get install -y chromium, or set CHROMIUM_PATH)`
+  if (process.env.CI === 'true') {
+    describe('end to end in Chromium', () => {
+      it('needs Chromium in CI', () => {
+        throw new Error(notice)
+      })
+    })
+  } else console.warn(notice)
+}
+
+interface Harness {
+  ready(): Promise<void>
+  send(call: string, first: string, fields?: Record<string, unknown>): Promise<SentEvent>
+  reports: PageReport[]
+  flush(): Promise<void>
+}
+declare const harness: Harness
+
+/** Polls until `check` passes or `timeoutMs` runs out. */
+async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await check()
+      return
+    } catch (error) {
+      if (Date.now() > end) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+describe.skipIf(!available)('end to end in Chromium', () => {
+  let browser: Browser
+  let site: Awaited<ReturnType<typeof servePage>>
+  const offsite: string[] = []
+
+  beforeAll(async () => {
+    site = await servePage()
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      ],
+    })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await site?.close()
+  })
+
+  /** A fresh profile (its own localStorage) whose every request is checked to stay on 127.0.0.1. */
+  async function profile(init?: () => void): Promise<BrowserContext> {
+    const context = await browser.newContext()
+    if (init) await context.addInitScript(init)
+    context.on('request', (request) => {
+      if (new URL(request.url()).hostname !== '127.0.0.1') offsite.push(request.url())
+    })
+    return context
+  }
+
+  async function open(
+    context: BrowserContext,
+    query: Record<string, string | string[]>,
+  ): Promise<Page> {
+    const page = await context.newPage()
+    const params = new URLSearchParams()
+    for (const [key, value] of Object.entries(query)) {
+      for (const v of [value].flat()) params.append(key, v)
+    }
+    await page.goto(`${site.origin}/?${params}`)
+    await page.evaluate(() => harness.ready())
+    return page
+  }
+
+  const send = (page: Page, call: string, first: string, fields?: Record<string, unknown>) =>
+    page.evaluate(([c, f, x]) => harness.send(c, f, x), [call, first, fields] as const)
+
+  const queueLength = (page: Page) =>
+    page.evaluate(
+      () => Object.keys(localStorage).filter((k) => k.startsWith('analytics-webhooks:')).length,
+    )
+
+  it('delivers every event type, with bodies and signatures that check out against core', async () => {
+    const receiver = new Receiver()
+    await receiver.up()
+    const context = await profile()
+    const warnings: string[] = []
+    context.on('console', (message) => {
+      if (message.type() === 'warning') warnings.push(message.text())
+    })
+    const page = await open(context, { hook: receiver.url, secret: SECRET })
+    const sent = [
+      await send(page, 'page', 'Pricing', { path: '/pricing' }),
+      await send(page, 'screen', 'Home', { build: 88 }),
+      await send(page, 'identify', 'user-1', { email: 'a@example.com', name: 'Ünïcode 👋' }),
+      await send(page, 'track', 'Purchased an Item', { revenue: '39.95' }),
+      await send(page, 'alias', 'user-1'),
+      await send(page, 'group', 'group-1', { plan: 'Enterprise' }),
+    ]
+    await eventually(() => expect(receiver.received).toHaveLength(6))
+
+    const byId = new Map(receiver.received.map((r) => [JSON.parse(r.body).messageId, r]))
+    for (const { messageId, expected } of sent) {
+      const request = byId.get(messageId)
+      expect(request?.body).toBe(expected) // exactly core's encodeEvent(ctx.event)
+      const body = request?.body as string
+      const digest = createHmac('sha1', SECRET)
+        .update(JSON.stringify(JSON.parse(body)), 'utf8')
+        .digest('hex')
+      expect(request?.headers['x-signature']).toBe(digest)
+      expect(request?.headers['content-type']).toBe('application/json')
+      expect(request?.headers['x-team']).toBe('growth')
+      expect(request?.headers['user-agent']).not.toBe('Segment.io/1.0')
+      expect(request?.method).toBe('POST')
+    }
+    expect(sent.map(({ messageId }) => JSON.parse(byId.get(messageId)?.body ?? '{}').type)).toEqual(
+      ['page', 'screen', 'identify', 'track', 'alias', 'group'],
+    )
+    const alias = JSON.parse(byId.get(sent[4]?.messageId)?.body ?? '{}')
+    expect(alias).toMatchObject({ version: 1, userId: 'user-1', previousId: 'anon-previous' })
+    expect(alias).not.toHaveProperty('_metadata')
+
+    await eventually(async () => expect(await queueLength(page)).toBe(0))
+    const reports = await page.evaluate(() => harness.reports)
+    expect(reports.map((r) => r.name)).toEqual(Array(6).fill('delivered'))
+    expect(warnings.filter((w) => w.includes('sharedSecret'))).toHaveLength(1)
+    expect(warnings.join('\n')).not.toContain(SECRET)
+    expect(offsite).toEqual([])
+    await context.close()
+    await receiver.down()
+  })
+
+  it('works registered later with analytics.register()', async () => {
+    const receiver = new Receiver()
+    await receiver.up()
+    const context = await profile()
+    const page = await open(context, { hook: receiver.url, style: 'register' })
+    const { messageId, expected } = await send(page, 'track', 'Registered Later')
+    await eventually(() => expect(receiver.received.map((r) => r.body)).toEqual([expected]))
+    expect(JSON.parse(expected).messageId).toBe(messageId)
+    expect(receiver.received[0]?.headers).not.toHaveProperty('x-signature')
+    await context.close()
+    await receiver.down()
+  })
+
+  it('receiver down, page reloaded, receiver up: the events arrive from the persisted queue', async () => {
+    const receiver = new Receiver()
+    await receiver.up()
+    await receiver.down() // the port is known, nothing listens on it
+    const context = await profile()
+    const page = await open(context, { hook: receiver.url })
+    const sent: SentEvent[] = []
+    for (let i = 0; i < 3; i++) sent.push(await send(page, 'track', `Offline ${i}`))
+    await eventually(async () => {
+      const reports = await page.evaluate(() => harness.reports)
+      expect(new Set(reports.filter((r) => r.name === 'retry').map((r) => r.messageId)).size).toBe(
+        3,
+      )
+    })
+    expect(await queueLength(page)).toBe(3)
+
+    await page.reload()
+    await page.evaluate(() => harness.ready())
+    expect(await queueLength(page)).toBe(3)
+    await receiver.up()
+    await eventually(() => expect(receiver.received).toHaveLength(3), 20_000)
+    expect(receiver.received.map((r) => r.body).sort()).toEqual(sent.map((s) => s.expected).sort())
+    await eventually(async () => expect(await queueLength(page)).toBe(0))
+    await context.close()
+    await receiver.down()
+  })
+
+  for (const [lock, init] of [
+    ['Web Locks', undefined],
+    [
+      'the localStorage lease (no Web Locks)',
+      () => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }),
+    ],
+  ] as const) {
+    it(`two tabs sharing one queue send no duplicates, with ${lock}`, async () => {
+      const receiver = new Receiver()
+      receiver.delayMs = 30 // deliveries overlap, so both tabs are busy at once
+      await receiver.up()
+      await receiver.down()
+      const context = await profile(init)
+      const [tabA, tabB] = [
+        await open(context, { hook: receiver.url }),
+        await open(context, { hook: receiver.url }),
+      ] as [Page, Page]
+      expect(await tabA.evaluate(() => typeof navigator.locks)).toBe(init ? 'undefined' : 'object')
+
+      // While the receiver is down both tabs queue events into the same localStorage.
+      const sent = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => send(i % 2 ? tabB : tabA, 'track', `Tab event ${i}`)),
+      )
+      await eventually(async () => expect(await queueLength(tabA)).toBe(8))
+      await receiver.up()
+      // Both tabs try to flush the shared queue at once, again and again.
+      for (let round = 0; round < 5; round++) {
+        await Promise.all([
+          tabA.evaluate(() => harness.flush()),
+          tabB.evaluate(() => harness.flush()),
+        ])
+      }
+      await eventually(() => expect(receiver.received.length).toBeGreaterThanOrEqual(8), 20_000)
+      await eventually(async () => expect(await queueLength(tabA)).toBe(0))
+      await new Promise((resolve) => setTimeout(resolve, 500)) // room for a late duplicate to show up
+      const ids = receiver.received.map((r) => JSON.parse(r.body).messageId as string)
+      expect(ids.sort()).toEqual(sent.map((s) => s.messageId).sort())
+      const delivered = [
+        ...(await tabA.evaluate(() => harness.reports)),
+        ...(await tabB.evaluate(() => harness.reports)),
+      ].filter((r) => r.name === 'delivered')
+      expect(delivered).toHaveLength(8)
+      await context.close()
+      await receiver.down()
+    })
+  }
+})

@@ -1,0 +1,73 @@
+/** The end-to-end test page: analytics-next with the webhook plugin, configured from the query string, driven by Playwright. */
+
+import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core'
+import { AnalyticsBrowser, type CDNSettings, type Context } from '@segment/analytics-next'
+import { type WebhookEventName, webhookPlugin } from '../../src/index.js'
+
+/** What the page records of each report, for the test to read. */
+export interface PageReport {
+  name: WebhookEventName
+  messageId: string
+  reason: string | undefined
+}
+
+/** What a call made through the page returns: the event's id and the body core says it must have. */
+export interface SentEvent {
+  messageId: string
+  expected: string
+}
+
+const query = new URLSearchParams(location.search)
+const secret = query.get('secret')
+const plugin = webhookPlugin(
+  {
+    webhooks: query.getAll('hook'),
+    headers: { 'X-Team': 'growth' },
+    ...(secret ? { sharedSecret: secret } : {}),
+  },
+  { storageKey: query.get('storageKey') ?? 'analytics-webhooks' },
+)
+const reports: PageReport[] = []
+for (const name of ['delivered', 'retry', 'dead', 'dropped'] as const) {
+  plugin.on(name, (report) =>
+    reports.push({
+      name,
+      messageId: report.messageId,
+      reason: 'reason' in report ? report.reason : undefined,
+    }),
+  )
+}
+
+// Settings inline and the Segment.io destination off: nothing is fetched from or sent to Segment.
+const cdnSettings = { integrations: {}, metrics: { sampleRate: 0 } } as unknown as CDNSettings
+const options = { integrations: { 'Segment.io': false } }
+const registerLater = query.get('style') === 'register'
+const analytics = AnalyticsBrowser.load(
+  { writeKey: 'e2e', cdnSettings, ...(registerLater ? {} : { plugins: [plugin] }) },
+  options,
+)
+const ready = (async () => {
+  if (registerLater) await analytics.register(plugin)
+  await analytics.ready()
+})()
+
+async function send(call: string, ...args: [string, Record<string, unknown>?]): Promise<SentEvent> {
+  await ready
+  let ctx: Context
+  const [first, fields] = args
+  if (call === 'page') ctx = await analytics.page('Docs', first, fields)
+  else if (call === 'screen') ctx = await analytics.screen('App', first, fields)
+  else if (call === 'identify') ctx = await analytics.identify(first, fields)
+  else if (call === 'track') ctx = await analytics.track(first, fields)
+  else if (call === 'alias') ctx = await analytics.alias(first, 'anon-previous')
+  else if (call === 'group') ctx = await analytics.group(first, fields)
+  else throw new Error(`unknown call ${call}`)
+  return {
+    messageId: ctx.event.messageId as string,
+    expected: encodeEvent(ctx.event as SegmentEvent),
+  }
+}
+
+Object.assign(window, {
+  harness: { ready: () => ready, send, reports, flush: () => plugin.flush() },
+})

@@ -1,0 +1,99 @@
+/** Local servers for the end-to-end tests: the test page, and a webhook receiver that allows CORS and can go down. */
+
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+/** Serves an HTML page and the bundle of `page.ts` (analytics-next + the plugin) on 127.0.0.1. */
+export async function servePage(): Promise<{ origin: string; close: () => Promise<void> }> {
+  const bundle = await build({
+    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  })
+  const script = (bundle.outputFiles[0] as { text: string }).text
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/page.js')) {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
+    } else if (req.url?.startsWith('/favicon')) {
+      res.writeHead(404).end()
+    } else {
+      res
+        .writeHead(200, { 'Content-Type': 'text/html' })
+        .end('<!doctype html><title>e2e</title><script src="/page.js"></script>')
+    }
+  })
+  const port = await listen(server, 0)
+  return { origin: `http://127.0.0.1:${port}`, close: () => close(server) }
+}
+
+/** One request the receiver accepted. */
+export interface Received {
+  method: string
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** A webhook receiver on 127.0.0.1 that answers CORS preflights and records every delivery. */
+export class Receiver {
+  readonly received: Received[] = []
+  /** Delay before answering a delivery, to make deliveries overlap. */
+  delayMs = 0
+  port = 0
+  private server: Server | undefined
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hook`
+  }
+
+  /** Starts listening (on the same port as before, if there was one). */
+  async up(): Promise<void> {
+    const server = createServer((req, res) => {
+      res.setHeader('Access-Control-Allow-Origin', '*')
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Access-Control-Allow-Methods', 'POST, PUT, PATCH')
+        res.setHeader(
+          'Access-Control-Allow-Headers',
+          'Content-Type, X-Signature, X-Team, webhook-id, webhook-timestamp, webhook-signature',
+        )
+        res.writeHead(204).end()
+        return
+      }
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (chunk: string) => {
+        body += chunk
+      })
+      req.on('end', () => {
+        this.received.push({ method: req.method ?? '', headers: req.headers, body })
+        setTimeout(() => res.writeHead(200).end(), this.delayMs)
+      })
+    })
+    this.port = await listen(server, this.port)
+    this.server = server
+  }
+
+  /** Stops listening and drops open connections: the next requests are refused. */
+  async down(): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    if (server) await close(server)
+  }
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
+  })
+}
+
+function close(server: Server): Promise<void> {
+  server.closeAllConnections()
+  return new Promise((resolve) => server.close(() => resolve()))
+}
