@@ -1,0 +1,438 @@
+/** The delivery rules of DESIGN.md, end to end: a real analytics-node pipeline, real receivers, a real store. */
+
+import { SettingsError } from '@analytics-webhooks/core'
+import type { Analytics } from '@segment/analytics-node'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { DeadEvent, RetryEvent } from '../events.js'
+import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
+import type { QueueStore } from '../store/types.js'
+import { type Receiver, specSignature, startReceiver, testAnalytics } from './receiver.js'
+import { type StoreFixture, storeFactories } from './stores.js'
+
+const SECRET = 'test-shared-secret'
+const FAST: WebhookPluginOptions = {
+  retry: { baseDelayMs: 20, maxDelayMs: 100 },
+  backoff: { baseDelayMs: 50, maxDelayMs: 200 },
+  pollIntervalMs: 200,
+}
+
+describe.each(storeFactories)('delivery with the $name store', (factory) => {
+  const cleanups: (() => Promise<unknown>)[] = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+
+  async function fixture(): Promise<StoreFixture> {
+    const made = await factory.make()
+    cleanups.push(() => made.cleanup())
+    return made
+  }
+
+  async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+    const r = await startReceiver(...args)
+    cleanups.push(() => r.close())
+    return r
+  }
+
+  /** A plugin on a fresh store, registered in a fresh pipeline. */
+  async function pipeline(
+    settings: Parameters<typeof webhookPlugin>[0],
+    options: WebhookPluginOptions = {},
+    store?: QueueStore,
+  ): Promise<{ analytics: Analytics; plugin: WebhookPlugin; store: QueueStore }> {
+    const queueStore = store ?? (await fixture()).connect()
+    const plugin = webhookPlugin(settings, { ...FAST, ...options, store: queueStore })
+    cleanups.push(async () => {
+      await plugin.close()
+      await queueStore.close()
+    })
+    const analytics = testAnalytics()
+    cleanups.push(() => analytics.closeAndFlush())
+    await analytics.register(plugin)
+    return { analytics, plugin, store: queueStore }
+  }
+
+  function collect<T>(plugin: WebhookPlugin, name: 'dead' | 'retry'): T[] {
+    const seen: T[] = []
+    plugin.on(name, (e: DeadEvent | RetryEvent) => seen.push(e as T))
+    return seen
+  }
+
+  describe('wire format', () => {
+    it('sends every event type and a delete with the exact body, headers and X-Signature', async () => {
+      const r = await receiver()
+      const { analytics, plugin } = await pipeline({
+        webhooks: [r.url],
+        headers: { 'X-Team': 'growth' },
+        sharedSecret: SECRET,
+      })
+      const timestamp = new Date('2012-12-02T00:30:08.276Z')
+      analytics.track({
+        userId: 'u1',
+        event: 'Purchased an Item',
+        properties: { revenue: '39.95' },
+        timestamp,
+      })
+      analytics.identify({
+        userId: 'u1',
+        traits: { email: 'a@example.com', name: 'Ünïcødé 👋' },
+        timestamp,
+      })
+      analytics.page({ userId: 'u1', name: 'Pricing', properties: { path: '/pricing' }, timestamp })
+      analytics.screen({ userId: 'u1', name: 'Main Screen', timestamp })
+      analytics.group({ userId: 'u1', groupId: 'g1', traits: { plan: 'Enterprise' }, timestamp })
+      analytics.alias({ userId: 'u2', previousId: 'u1', timestamp })
+      await analytics.closeAndFlush()
+      await plugin.delete({ userId: 'u1', timestamp })
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+
+      expect(r.requests).toHaveLength(7)
+      const byType = new Map(r.requests.map((req) => [JSON.parse(req.body).type as string, req]))
+      expect([...byType.keys()].sort()).toEqual([
+        'alias',
+        'delete',
+        'group',
+        'identify',
+        'page',
+        'screen',
+        'track',
+      ])
+      for (const req of r.requests) {
+        expect(req.method).toBe('POST')
+        expect(req.path).toBe('/hook')
+        expect(req.headers['user-agent']).toBe('Segment.io/1.0')
+        expect(req.headers['content-type']).toBe('application/json')
+        expect(req.headers['x-team']).toBe('growth')
+        expect(req.headers['x-signature']).toBe(specSignature(SECRET, req.body))
+        expect(JSON.stringify(JSON.parse(req.body))).toBe(req.body)
+      }
+      const track = JSON.parse(byType.get('track')?.body as string)
+      expect(track).toMatchObject({
+        version: 1,
+        type: 'track',
+        userId: 'u1',
+        event: 'Purchased an Item',
+        properties: { revenue: '39.95' },
+        timestamp: '2012-12-02T00:30:08.276Z',
+      })
+      expect(typeof track.messageId).toBe('string')
+      expect(track.context.library.name).toBe('@segment/analytics-node')
+      expect(track).not.toHaveProperty('_metadata')
+      expect(track).not.toHaveProperty('writeKey')
+      expect(Object.keys(track)[0]).toBe('version')
+      expect(JSON.parse(byType.get('alias')?.body as string)).toMatchObject({
+        previousId: 'u1',
+        userId: 'u2',
+      })
+      expect(JSON.parse(byType.get('identify')?.body as string).traits.name).toBe('Ünïcødé 👋')
+      expect(byType.get('delete')?.body).toBe(
+        '{"type":"delete","userId":"u1","timestamp":"2012-12-02T00:30:08.276Z"}',
+      )
+      const stats = await plugin.stats()
+      expect(stats).toMatchObject({ delivered: 7, queued: 0, inFlight: 0, dead: 0 })
+    })
+
+    it('batches: JSON arrays of events, X-Signature over the first event, each event once', async () => {
+      const r = await receiver()
+      const { analytics, plugin } = await pipeline({
+        webhooks: [r.url],
+        sharedSecret: SECRET,
+        batchSize: 10,
+      })
+      for (let i = 0; i < 25; i++) analytics.track({ userId: 'u1', event: 'E', properties: { i } })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      const events = r.requests.flatMap((req) => {
+        expect(req.headers['x-signature']).toBe(specSignature(SECRET, req.body))
+        const body = JSON.parse(req.body)
+        expect(Array.isArray(body)).toBe(true)
+        expect(body.length).toBeLessThanOrEqual(10)
+        return body as { properties: { i: number } }[]
+      })
+      expect(events.map((e) => e.properties.i).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 25 }, (_, i) => i),
+      )
+      expect(r.requests.length).toBeLessThan(25)
+    })
+
+    it('signs with Standard Webhooks too: webhook-id is the messageId, stable across retries', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? { status: 503 } : { status: 200 }))
+      const { analytics, plugin } = await pipeline({
+        webhooks: [r.url],
+        sharedSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        signature: 'both',
+      })
+      analytics.track({ userId: 'u1', event: 'E', messageId: 'msg-1' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      expect(r.requests).toHaveLength(2)
+      expect(r.requests.map((req) => req.headers['webhook-id'])).toEqual(['msg-1', 'msg-1'])
+      expect(r.requests[1]?.headers['webhook-signature']).toMatch(/^v1,/)
+      expect(r.requests[1]?.headers['x-signature']).toBe(
+        specSignature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', r.requests[1]?.body as string),
+      )
+    })
+  })
+
+  describe('fan-out', () => {
+    it('five URLs, four failing: delivered once, not retried anywhere', async () => {
+      const failing = await Promise.all([1, 2, 3, 4].map(() => receiver(() => ({ status: 500 }))))
+      const ok = await receiver()
+      const { analytics, plugin } = await pipeline({
+        webhooks: [...failing.map((f) => f.url), ok.url],
+      })
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      for (const f of failing) expect(f.requests).toHaveLength(1)
+      expect(ok.requests).toHaveLength(1)
+      expect(await plugin.stats()).toMatchObject({ delivered: 1, retried: 0, dead: 0 })
+    })
+  })
+
+  describe('temporary failures are retried', () => {
+    it('all 503, then recovery: delivered', async () => {
+      let failing = true
+      const r = await receiver(() => (failing ? { status: 503 } : { status: 200 }))
+      const { analytics, plugin } = await pipeline({ webhooks: [r.url] })
+      const retries = collect<RetryEvent>(plugin, 'retry')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await r.waitFor(3)
+      failing = false
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(retries.length).toBeGreaterThanOrEqual(2)
+      expect(retries[0]).toMatchObject({ reason: 'http_5xx', status: 503, attempts: 1 })
+      const stats = await plugin.stats()
+      expect(stats).toMatchObject({ delivered: 1, dead: 0 })
+      expect(stats.retried).toBeGreaterThanOrEqual(2)
+    })
+
+    it('a server that hangs: the exchange times out and is retried', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? 'hang' : { status: 200 }))
+      const { analytics, plugin } = await pipeline({ webhooks: [r.url], timeoutMs: 300 })
+      const retries = collect<RetryEvent>(plugin, 'retry')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      expect(retries).toEqual([expect.objectContaining({ reason: 'timeout', attempts: 1 })])
+      expect(r.requests).toHaveLength(2)
+      expect((r.requests[1]?.at as number) - (r.requests[0]?.at as number)).toBeGreaterThanOrEqual(
+        290,
+      )
+    })
+
+    it('the timeout defaults to 5 s', () => {
+      const plugin = webhookPlugin(
+        { webhooks: ['https://example.com/hook'] },
+        { store: { sqlite: { path: ':memory:' } } },
+      )
+      expect(plugin.settings.timeoutMs).toBe(5000)
+      return plugin.close()
+    })
+
+    it('honours Retry-After', async () => {
+      const r = await receiver((_req, i) =>
+        i === 0 ? { status: 429, headers: { 'Retry-After': '1' } } : { status: 200 },
+      )
+      const { analytics, plugin } = await pipeline({ webhooks: [r.url] })
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      expect(r.requests).toHaveLength(2)
+      expect((r.requests[1]?.at as number) - (r.requests[0]?.at as number)).toBeGreaterThanOrEqual(
+        950,
+      )
+    })
+  })
+
+  describe('permanent failures are dead-lettered, never retried', () => {
+    it('400: dead-lettered with reason, status and attempts', async () => {
+      const r = await receiver(() => ({ status: 400 }))
+      const { analytics, plugin, store } = await pipeline({ webhooks: [r.url] })
+      const dead = collect<DeadEvent>(plugin, 'dead')
+      analytics.track({ userId: 'u1', event: 'E', messageId: 'm-400' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(r.requests).toHaveLength(1)
+      expect(dead).toEqual([
+        expect.objectContaining({ reason: 'http_4xx', status: 400, attempts: 1 }),
+      ])
+      const [letter] = await store.listDead({ queue: 'default' })
+      expect(letter).toMatchObject({
+        messageId: 'm-400',
+        reason: 'http_4xx',
+        lastStatus: 400,
+        attempts: 1,
+      })
+      expect(letter?.detail).toBe('webhooks[0]: http_4xx (HTTP 400)')
+      expect((await plugin.stats()).deadByReason).toEqual({ http_4xx: 1 })
+    })
+
+    it('a redirect is not followed: dead as http_3xx, the target never hit', async () => {
+      const target = await receiver()
+      const r = await receiver(() => ({ status: 302, headers: { Location: target.url } }))
+      const { analytics, plugin } = await pipeline({ webhooks: [r.url] })
+      const dead = collect<DeadEvent>(plugin, 'dead')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      expect(dead).toEqual([expect.objectContaining({ reason: 'http_3xx', status: 302 })])
+      expect(r.requests).toHaveLength(1)
+      expect(target.requests).toHaveLength(0)
+    })
+  })
+
+  describe('the retry window', () => {
+    it('on a fake clock, a delivery still failing after 4 h is dead-lettered as expired', async () => {
+      let clock = Date.parse('2026-01-01T00:00:00Z')
+      const r = await receiver(() => ({ status: 503 }))
+      const { analytics, plugin, store } = await pipeline(
+        { webhooks: [r.url] },
+        { now: () => clock, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } },
+      )
+      const dead = collect<DeadEvent>(plugin, 'dead')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await r.waitFor(1)
+      // Walk the clock through the window in one-hour steps; the worker retries as deliveries fall due.
+      for (let hour = 1; hour <= 5 && dead.length === 0; hour++) {
+        clock += 60 * 60 * 1000
+        await plugin.drain({ timeoutMs: 600 })
+      }
+      expect(await plugin.drain({ timeoutMs: 5000 })).toEqual({ drained: true, remaining: 0 })
+      expect(dead).toEqual([expect.objectContaining({ reason: 'expired', status: 503 })])
+      const [letter] = await store.listDead()
+      expect(letter).toMatchObject({ reason: 'expired', lastStatus: 503 })
+      expect(letter?.attempts).toBeGreaterThanOrEqual(2)
+      expect(letter?.detail).toContain('http_5xx')
+      const stats = await plugin.stats()
+      expect(stats.delivered + stats.dead).toBe(1)
+    })
+  })
+
+  describe('a failing destination does not turn into a retry storm', () => {
+    it('during an all-5xx outage the request rate is bounded by the probe, then the backlog drains', async () => {
+      let down = true
+      const r = await receiver(() => (down ? { status: 503 } : { status: 200 }))
+      const { analytics, plugin } = await pipeline(
+        { webhooks: [r.url] },
+        {
+          concurrency: 4,
+          retry: { baseDelayMs: 10, maxDelayMs: 20 },
+          backoff: { baseDelayMs: 100, maxDelayMs: 200 },
+        },
+      )
+      const backlog = 300
+      for (let i = 0; i < backlog; i++)
+        analytics.track({ userId: 'u1', event: 'E', properties: { i } })
+      await analytics.closeAndFlush()
+      await r.waitFor(3)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const start = r.requests.length
+      const windowMs = 1500
+      await new Promise((resolve) => setTimeout(resolve, windowMs))
+      const during = r.requests.length - start
+      // One probe per 50–200 ms at most; per-event retry clocks (10–20 ms, 300 events) would be thousands.
+      console.log(`outage: ${during} requests in ${windowMs} ms with a backlog of ${backlog}`)
+      expect(during).toBeLessThanOrEqual(Math.ceil(windowMs / 50) + 4)
+      down = false
+      expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
+      const stats = await plugin.stats()
+      expect(stats).toMatchObject({ delivered: backlog, dead: 0 })
+    })
+  })
+
+  describe('bad input', () => {
+    it('an event that cannot be serialised is dead-lettered with its reason; others keep flowing', async () => {
+      const r = await receiver()
+      const { analytics, plugin, store } = await pipeline({ webhooks: [r.url] })
+      const errors: unknown[] = []
+      analytics.on('error', (e) => errors.push(e))
+      const circular: Record<string, unknown> = { name: 'loop' }
+      circular.self = circular
+      analytics.track({ userId: 'u1', event: 'Before' })
+      analytics.track({ userId: 'u1', event: 'Circular', properties: { circular } })
+      analytics.track({ userId: 'u1', event: 'Big', properties: { big: 10n } })
+      analytics.track({ userId: 'u1', event: 'After' })
+      // analytics-node's own Segment publisher never settles a batch JSON cannot carry, so bound its wait.
+      await analytics.closeAndFlush({ timeout: 1000 })
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(r.requests.map((req) => JSON.parse(req.body).event).sort()).toEqual([
+        'After',
+        'Before',
+      ])
+      const dead = await store.listDead()
+      expect(dead.map((d) => d.reason)).toEqual(['invalid_payload', 'invalid_payload'])
+      expect(dead.map((d) => d.detail).sort()).toEqual([
+        'Invalid webhook payload: event: contains a BigInt value, which JSON cannot carry',
+        'Invalid webhook payload: event: contains a circular reference',
+      ])
+      expect(errors.length).toBeGreaterThanOrEqual(2)
+    })
+
+    it('invalid settings throw a clear error at webhookPlugin(...)', () => {
+      expect(() => webhookPlugin({ webhooks: [] })).toThrow(SettingsError)
+      expect(() => webhookPlugin({ webhooks: ['ftp://example.com'] })).toThrow(/webhooks\[0\]/)
+      expect(() =>
+        webhookPlugin({ webhooks: ['https://a.example'], headers: { 'Content-Type': 'x' } }),
+      ).toThrow(expect.objectContaining({ code: 'reserved_header' }))
+      expect(() => webhookPlugin({ webhooks: ['https://a.example'] }, { concurrency: 0 })).toThrow(
+        expect.objectContaining({ code: 'invalid_option' }),
+      )
+    })
+
+    it('a second plugin on the same store and queue is refused; another queue name is fine', async () => {
+      const f = await fixture()
+      const store = f.connect()
+      const first = webhookPlugin({ webhooks: ['https://a.example'] }, { store })
+      expect(() => webhookPlugin({ webhooks: ['https://b.example'] }, { store })).toThrow(
+        expect.objectContaining({ code: 'queue_in_use' }),
+      )
+      const second = webhookPlugin({ webhooks: ['https://b.example'] }, { store, queue: 'b' })
+      await first.close()
+      const third = webhookPlugin({ webhooks: ['https://a.example'] }, { store })
+      await Promise.all([second.close(), third.close()])
+      await store.close()
+    })
+
+    it('a failed commit marks the event failed, so analytics-node emits error', async () => {
+      const f = await fixture()
+      const store = f.connect()
+      const broken: QueueStore = Object.assign(Object.create(store) as QueueStore, {
+        open: () => store.open(),
+        enqueue: async () => {
+          throw new Error('disk full')
+        },
+      })
+      const { analytics } = await pipeline({ webhooks: ['http://127.0.0.1:9/hook'] }, {}, broken)
+      const errors: { code?: string; reason?: unknown }[] = []
+      analytics.on('error', (e) => errors.push(e as { code?: string }))
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      expect(errors).toEqual([expect.objectContaining({ code: 'delivery_failure' })])
+      expect(errors[0]?.reason).toMatchObject({ code: 'commit_failed' })
+    })
+  })
+
+  describe('durability', () => {
+    it('what a closed process left in the queue is delivered by the next one', async () => {
+      const f = await fixture()
+      const r = await receiver(() => ({ status: 503 }))
+      const first = await pipeline({ webhooks: [r.url] }, {}, f.connect())
+      for (let i = 0; i < 5; i++)
+        first.analytics.track({ userId: 'u1', event: 'E', messageId: `m${i}` })
+      await first.analytics.closeAndFlush()
+      await r.waitFor(1)
+      await first.plugin.close()
+      r.answer(() => ({ status: 200 }))
+      const second = await pipeline({ webhooks: [r.url] }, {}, f.connect())
+      await second.plugin.drain({ timeoutMs: 10_000 })
+      const delivered = new Set(r.requests.map((req) => JSON.parse(req.body).messageId as string))
+      expect([...delivered].sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4'])
+      expect(await second.plugin.stats()).toMatchObject({ delivered: 5, queued: 0, inFlight: 0 })
+    })
+  })
+})

@@ -1,0 +1,86 @@
+/** Groups the enqueues of one burst (everything arriving before the event loop turns) into one store transaction. */
+
+import type { DeadLetter, NewDelivery, QueueStore } from './store/types.js'
+
+interface Waiter {
+  resolve(): void
+  reject(error: unknown): void
+}
+
+/**
+ * Collects deliveries and dead letters and commits them together, once per
+ * turn of the event loop (or right after the previous commit finishes), so
+ * a loop of `track()` calls costs one transaction, not one per event.
+ *
+ * @example
+ * const commits = new CommitGroup(() => storeReady(), 'default', () => worker.notify())
+ * await commits.add(delivery) // resolves once the delivery is durable
+ */
+export class CommitGroup {
+  private readonly storeReady: () => Promise<QueueStore>
+  private readonly queue: string
+  private readonly committed: () => void
+  private deliveries: NewDelivery[] = []
+  private letters: Omit<DeadLetter, 'queue'>[] = []
+  private waiters: Waiter[] = []
+  private scheduled = false
+  private tail: Promise<void> = Promise.resolve()
+
+  constructor(storeReady: () => Promise<QueueStore>, queue: string, committed: () => void) {
+    this.storeReady = storeReady
+    this.queue = queue
+    this.committed = committed
+  }
+
+  /** Adds a delivery to the next commit; resolves once it is durable, rejects if the commit fails. */
+  add(delivery: NewDelivery): Promise<void> {
+    this.deliveries.push(delivery)
+    return this.wait()
+  }
+
+  /** Adds a dead letter (an event that cannot be sent) to the next commit. */
+  addDead(letter: Omit<DeadLetter, 'queue'>): Promise<void> {
+    this.letters.push(letter)
+    return this.wait()
+  }
+
+  /** Resolves when everything added so far is committed (or has failed). */
+  async flush(): Promise<void> {
+    if (this.waiters.length > 0) this.commit()
+    await this.tail
+  }
+
+  private wait(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+    })
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.commit())
+    }
+    return done
+  }
+
+  private commit(): void {
+    this.scheduled = false
+    if (this.waiters.length === 0) return
+    const deliveries = this.deliveries
+    const letters = this.letters
+    const waiters = this.waiters
+    this.deliveries = []
+    this.letters = []
+    this.waiters = []
+    this.tail = this.tail.then(async () => {
+      try {
+        const store = await this.storeReady()
+        if (letters.length > 0) await store.enqueueDead(this.queue, letters)
+        if (deliveries.length > 0) await store.enqueue(this.queue, deliveries)
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error)
+        return
+      }
+      for (const waiter of waiters) waiter.resolve()
+      if (deliveries.length > 0) this.committed()
+    })
+  }
+}

@@ -1,0 +1,437 @@
+/** The delivery loop: claims due deliveries with a lease, fans each out to every URL, and records the outcome. */
+
+import {
+  type AttemptResult,
+  assembleBatch,
+  type DestinationBackoff,
+  fanOutOutcome,
+  type Outcome,
+  type RetrySchedule,
+  singleBody,
+  USER_AGENT,
+  type WebhookBody,
+  type WebhookSettings,
+} from '@analytics-webhooks/core'
+import { signatureHeadersSync } from '@analytics-webhooks/core/node'
+import type { Dispatcher } from 'undici'
+import type { PluginEvents } from './events.js'
+import { attempt, type Target, toTarget } from './http.js'
+import type { QueueStore, StoredDelivery } from './store/types.js'
+
+/** What the delivery loop needs; the plugin builds it from settings and options. */
+export interface DeliveryWorkerConfig {
+  readonly store: QueueStore
+  readonly queue: string
+  readonly settings: WebhookSettings
+  readonly dispatcher: Dispatcher
+  /** Requests in flight at once (each fanned out to every URL). */
+  readonly concurrency: number
+  /** How long a claim is held before another worker may take it over. */
+  readonly leaseMs: number
+  /** How many deliveries one claim takes. */
+  readonly claimBatch: number
+  /** The longest the loop sleeps when idle, so other processes' enqueues and replays are seen. */
+  readonly pollIntervalMs: number
+  readonly workerId: string
+  readonly now: () => number
+  readonly schedule: RetrySchedule
+  readonly backoff: DestinationBackoff
+  readonly events: PluginEvents
+}
+
+/** One request: the deliveries it carries and its body. */
+interface Unit {
+  readonly deliveries: readonly StoredDelivery[]
+  readonly body: WebhookBody
+  readonly webhookId: string
+}
+
+/**
+ * Delivers a queue. One async loop decides what to send (gated by the
+ * destination-wide backoff) and launches up to `concurrency` requests; each
+ * request records its own outcome. Idle, it sleeps until the next delivery
+ * is due, new events are enqueued ({@link DeliveryWorker.notify}), or
+ * `pollIntervalMs` passes. Memory is bounded by `claimBatch`.
+ *
+ * @example
+ * const worker = new DeliveryWorker(config)
+ * worker.start()
+ * worker.notify() // after an enqueue commits
+ * await worker.stop()
+ */
+export class DeliveryWorker {
+  private readonly config: DeliveryWorkerConfig
+  private readonly targets: readonly Target[]
+  private readonly baseHeaders: Readonly<Record<string, string>>
+  private buffer: StoredDelivery[] = []
+  private head = 0
+  private active = 0
+  private readonly inFlight = new Set<Promise<void>>()
+  private pendingComplete: string[] = []
+  private completing: Promise<void> = Promise.resolve()
+  private completeScheduled = false
+  private running: Promise<void> | undefined
+  private stopping = false
+  private wakeUp: (() => void) | undefined
+  private poked = false
+
+  constructor(config: DeliveryWorkerConfig) {
+    this.config = config
+    this.targets = config.settings.webhooks.map(toTarget)
+    this.baseHeaders = {
+      'user-agent': USER_AGENT,
+      'content-type': 'application/json',
+      ...config.settings.headers,
+    }
+  }
+
+  /** Requests being sent right now. */
+  get activeRequests(): number {
+    return this.active
+  }
+
+  /** Starts the loop (once). */
+  start(): void {
+    if (this.running) return
+    this.stopping = false
+    this.running = this.run()
+  }
+
+  /** Wakes the loop: new deliveries were committed, or something changed. */
+  notify(): void {
+    this.poked = true
+    const wake = this.wakeUp
+    if (wake) {
+      this.wakeUp = undefined
+      wake()
+    }
+  }
+
+  /** Waits until every delivered request is recorded in the store. */
+  async flushCompletions(): Promise<void> {
+    if (this.pendingComplete.length > 0) this.writeCompletions()
+    await this.completing
+  }
+
+  /** Stops claiming, lets requests in flight finish, gives unsent claims back and records everything. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.notify()
+    await this.running
+    this.running = undefined
+    await Promise.all(this.inFlight)
+    await this.releaseBuffer()
+    await this.flushCompletions()
+  }
+
+  private async run(): Promise<void> {
+    const { backoff, now } = this.config
+    while (!this.stopping) {
+      try {
+        const gate = backoff.gate(now())
+        if (gate.state === 'wait') {
+          await this.releaseBuffer()
+          await this.sleep(gate.until - now())
+          continue
+        }
+        if (this.active >= (gate.state === 'probe' ? 1 : this.config.concurrency)) {
+          await this.sleep(this.config.pollIntervalMs)
+          continue
+        }
+        const unit = await this.take(gate.state === 'probe')
+        if (unit === undefined) {
+          await this.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
+          continue
+        }
+        if (gate.state === 'probe') backoff.probeStarted()
+        this.launch(unit)
+      } catch (error) {
+        this.config.events.emit('error', asError(error))
+        await this.sleep(Math.min(1000, this.config.pollIntervalMs))
+      }
+    }
+  }
+
+  /** How long to sleep with nothing to send: until the next delivery is due, at most `pollIntervalMs`. */
+  private async idleFor(): Promise<number> {
+    const next = await this.config.store.nextDueAt(this.config.queue)
+    if (next === null) return this.config.pollIntervalMs
+    return Math.min(this.config.pollIntervalMs, Math.max(5, next - this.config.now()))
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.poked || this.stopping) {
+      this.poked = false
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms))
+      timer.unref()
+      const self = this
+      function done(): void {
+        clearTimeout(timer)
+        if (self.wakeUp === done) self.wakeUp = undefined
+        self.poked = false
+        resolve()
+      }
+      this.wakeUp = done
+    })
+  }
+
+  /** The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due. */
+  private async take(probe: boolean): Promise<Unit | undefined> {
+    const batchSize = this.config.settings.batchSize
+    if (this.buffered() < batchSize) {
+      await this.refill()
+      if (probe && this.buffered() === 0) {
+        // Down destinations do not wait on each delivery's own clock: the probe takes the oldest waiting one.
+        if ((await this.config.store.wake(this.config.queue, this.config.now())) > 0)
+          await this.refill()
+      }
+    }
+    if (this.buffered() === 0) return undefined
+    if (batchSize === 1) {
+      const delivery = this.buffer[this.head++] as StoredDelivery
+      return {
+        deliveries: [delivery],
+        body: singleBody(delivery.body),
+        webhookId: delivery.messageId ?? delivery.id,
+      }
+    }
+    const end = Math.min(this.buffer.length, this.head + batchSize)
+    const slice = this.buffer.slice(this.head, end)
+    const { body, taken } = assembleBatch(
+      slice.map((d) => d.body),
+      { maxEvents: batchSize },
+    )
+    this.head += taken
+    const deliveries = taken === slice.length ? slice : slice.slice(0, taken)
+    const first = deliveries[0] as StoredDelivery
+    return { deliveries, body, webhookId: `batch_${first.messageId ?? first.id}` }
+  }
+
+  private buffered(): number {
+    return this.buffer.length - this.head
+  }
+
+  private async refill(): Promise<void> {
+    const { store, queue, now, leaseMs, workerId, schedule } = this.config
+    const want = this.config.claimBatch - this.buffered()
+    if (want <= 0) return
+    const claimed = await store.claim(queue, { limit: want, now: now(), leaseMs, worker: workerId })
+    if (claimed.length === 0) return
+    const at = now()
+    const kept: StoredDelivery[] =
+      this.head < this.buffer.length ? this.buffer.slice(this.head) : []
+    for (const delivery of claimed) {
+      // A retry past the window expires without being sent; a first attempt is always made.
+      if (delivery.attempts > 0 && at >= schedule.deadline(delivery.enqueuedAt)) {
+        await this.kill([delivery], {
+          reason: 'expired',
+          status: delivery.lastStatus ?? undefined,
+          detail: `retry window closed; last failure: ${delivery.lastReason ?? 'unknown'}`,
+          attempted: false,
+        })
+      } else kept.push(delivery)
+    }
+    this.buffer = kept
+    this.head = 0
+  }
+
+  private async releaseBuffer(): Promise<void> {
+    if (this.buffered() === 0) return
+    const ids = this.buffer.slice(this.head).map((d) => d.id)
+    this.buffer = []
+    this.head = 0
+    await this.config.store.release(this.config.queue, ids)
+  }
+
+  private launch(unit: Unit): void {
+    this.active++
+    const sending: Promise<void> = this.send(unit)
+      .catch((error) => this.config.events.emit('error', asError(error)))
+      .finally(() => {
+        this.active--
+        this.inFlight.delete(sending)
+        this.notify()
+      })
+    this.inFlight.add(sending)
+  }
+
+  private async send(unit: Unit): Promise<void> {
+    const { settings, dispatcher, now, backoff } = this.config
+    const signatures = signatureHeadersSync(settings, unit.body, {
+      id: unit.webhookId,
+      timestamp: Math.floor(now() / 1000),
+    })
+    const headers = { ...this.baseHeaders, ...signatures }
+    const targets = this.targets
+    let results: AttemptResult[]
+    if (targets.length === 1) {
+      results = [
+        await attempt(
+          dispatcher,
+          targets[0] as Target,
+          settings.method,
+          headers,
+          unit.body.json,
+          settings.timeoutMs,
+          now,
+        ),
+      ]
+    } else {
+      results = await Promise.all(
+        targets.map((target) =>
+          attempt(
+            dispatcher,
+            target,
+            settings.method,
+            headers,
+            unit.body.json,
+            settings.timeoutMs,
+            now,
+          ),
+        ),
+      )
+    }
+    const outcome = fanOutOutcome(results)
+    const wasDown = backoff.isDown
+    backoff.record(outcome.verdict, now())
+    if (outcome.verdict === 'delivered') await this.delivered(unit, outcome, wasDown)
+    else if (outcome.verdict === 'retry') await this.retry(unit, outcome)
+    else {
+      await this.kill(unit.deliveries, {
+        reason: outcome.reason,
+        status: outcome.status,
+        detail: describeFailure(outcome.attempts),
+        attempted: true,
+      })
+    }
+  }
+
+  private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
+    for (const d of unit.deliveries) this.pendingComplete.push(d.id)
+    if (!this.completeScheduled) {
+      this.completeScheduled = true
+      setImmediate(() => this.writeCompletions())
+    }
+    const { events } = this.config
+    if (events.has('delivered')) {
+      events.emit('delivered', {
+        ids: unit.deliveries.map((d) => d.id),
+        messageIds: unit.deliveries.map((d) => d.messageId),
+        attempts: maxAttempts(unit.deliveries) + 1,
+        status: outcome.status,
+      })
+    }
+    if (wasDown) {
+      // Recovered: everything waiting on its own retry clock is due now, to drain at full speed.
+      await this.config.store.wake(this.config.queue, this.config.now())
+      this.notify()
+    }
+  }
+
+  /** Records delivered deliveries in one transaction per burst of responses. */
+  private writeCompletions(): void {
+    this.completeScheduled = false
+    if (this.pendingComplete.length === 0) return
+    const ids = this.pendingComplete
+    this.pendingComplete = []
+    const { store, queue, events } = this.config
+    this.completing = this.completing
+      .then(() => store.complete(queue, ids))
+      .catch((error) => events.emit('error', asError(error)))
+  }
+
+  private async retry(unit: Unit, outcome: Outcome): Promise<void> {
+    const { store, queue, now, schedule, events } = this.config
+    const at = now()
+    let earliest = Number.POSITIVE_INFINITY
+    const expired: StoredDelivery[] = []
+    for (const d of unit.deliveries) {
+      const decision = schedule.next({
+        attempts: d.attempts + 1,
+        enqueuedAt: d.enqueuedAt,
+        now: at,
+        ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+      })
+      if (decision.verdict === 'expired') {
+        expired.push(d)
+        continue
+      }
+      earliest = Math.min(earliest, decision.at)
+      await store.retry(queue, [d.id], {
+        at: decision.at,
+        attempts: d.attempts + 1,
+        reason: outcome.reason,
+        status: outcome.status ?? null,
+      })
+    }
+    if (expired.length > 0) {
+      await this.kill(expired, {
+        reason: 'expired',
+        status: outcome.status,
+        detail: `retry window closed; last failure: ${outcome.reason}`,
+        attempted: true,
+      })
+    }
+    if (expired.length < unit.deliveries.length && events.has('retry')) {
+      events.emit('retry', {
+        ids: unit.deliveries.filter((d) => !expired.includes(d)).map((d) => d.id),
+        reason: outcome.reason,
+        status: outcome.status,
+        attempts: maxAttempts(unit.deliveries) + 1,
+        at: earliest,
+      })
+    }
+  }
+
+  private async kill(
+    deliveries: readonly StoredDelivery[],
+    death: {
+      reason: Outcome['reason']
+      status: number | undefined
+      detail: string | null
+      attempted: boolean
+    },
+  ): Promise<void> {
+    const made = death.attempted ? 1 : 0
+    const { store, queue, now, events } = this.config
+    const at = now()
+    for (const d of deliveries) {
+      await store.kill(queue, [d.id], {
+        now: at,
+        attempts: d.attempts + made,
+        reason: death.reason,
+        status: death.status ?? null,
+        detail: death.detail,
+      })
+    }
+    events.emit('dead', {
+      ids: deliveries.map((d) => d.id),
+      reason: death.reason,
+      status: death.status,
+      attempts: maxAttempts(deliveries) + made,
+      detail: death.detail,
+    })
+  }
+}
+
+function maxAttempts(deliveries: readonly StoredDelivery[]): number {
+  let most = 0
+  for (const d of deliveries) if (d.attempts > most) most = d.attempts
+  return most
+}
+
+/** A short, secret-free summary of every URL's result: URLs are named by index, never printed. */
+function describeFailure(attempts: readonly AttemptResult[]): string {
+  return attempts
+    .map(
+      (a, i) => `webhooks[${i}]: ${a.reason}${a.status === undefined ? '' : ` (HTTP ${a.status})`}`,
+    )
+    .join('; ')
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

@@ -1,0 +1,34 @@
+/** @analytics-webhooks/node-plugin: durable, signed webhook delivery for @segment/analytics-node. */
+
+export { PayloadError, SettingsError, type WebhookSettingsInput } from '@analytics-webhooks/core'
+export { type PluginErrorCode, WebhookPluginError } from './errors.js'
+export type {
+  DeadEvent,
+  DeliveredEvent,
+  Listener,
+  RetryEvent,
+  WebhookPluginEvents,
+} from './events.js'
+export {
+  type DrainResult,
+  PLUGIN_VERSION,
+  type WebhookPlugin,
+  type WebhookPluginOptions,
+  webhookPlugin,
+} from './plugin.js'
+export {
+  DB_PATH_ENV,
+  defaultSqlitePath,
+  openStore,
+  SqliteQueueStore,
+  type SqliteStoreOptions,
+  type StoreOption,
+} from './store/index.js'
+export type {
+  DeadLetter,
+  DeadSelection,
+  NewDelivery,
+  QueueStats,
+  QueueStore,
+  StoredDelivery,
+} from './store/types.js'

@@ -1,0 +1,81 @@
+/** Turns the plugin's `store` option into an opened-on-demand QueueStore. */
+
+import { WebhookPluginError } from '../errors.js'
+import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite.js'
+import type { QueueStore } from './types.js'
+
+/** Where the queue lives: SQLite (the default), or any {@link QueueStore} you built yourself. */
+export type StoreOption = { readonly sqlite: SqliteStoreOptions } | QueueStore
+// PostgreSQL adds its variant here: | { readonly postgres: PostgresStoreOptions }
+
+/** A resolved `store` option: how to make the store, whether the plugin owns it, and what storage it names. */
+export interface StoreChoice {
+  /** Identifies the underlying storage, so two plugins cannot share one queue in it by accident. */
+  readonly key: string | object
+  /** `true` when the plugin creates the store and must close it. */
+  readonly owned: boolean
+  /** Makes the (unopened) store; async so optional drivers load with a dynamic import. */
+  load(): Promise<QueueStore>
+}
+
+function isQueueStore(value: unknown): value is QueueStore {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as QueueStore).claim === 'function' &&
+    typeof (value as QueueStore).enqueue === 'function'
+  )
+}
+
+/**
+ * Resolves the `store` option synchronously (so a bad option fails at
+ * `webhookPlugin(...)`), without opening anything. `undefined` means SQLite
+ * at the default path.
+ *
+ * @example
+ * const choice = resolveStore({ sqlite: { path: './.data/queue.sqlite' } })
+ * const store = await choice.load(); await store.open()
+ */
+export function resolveStore(option: StoreOption | undefined): StoreChoice {
+  if (
+    option === undefined ||
+    (typeof option === 'object' && option !== null && 'sqlite' in option)
+  ) {
+    const store = new SqliteQueueStore(option?.sqlite ?? {})
+    // An in-memory database is private to its connection: never shared.
+    const key = store.path === ':memory:' ? store : `sqlite:${store.path}`
+    return { key, owned: true, load: async () => store }
+  }
+  if (isQueueStore(option)) return { key: option, owned: false, load: async () => option }
+  // PostgreSQL goes here:
+  //   if ('postgres' in option) return { key: `postgres:…`, owned: true,
+  //     load: async () => new (await import('./postgres.js')).PostgresQueueStore(option.postgres) }
+  // The dynamic import keeps `pg` an optional peer dependency.
+  throw new WebhookPluginError(
+    'invalid_option',
+    'Invalid option store: give { sqlite: { path } } or a QueueStore instance',
+  )
+}
+
+/**
+ * Resolves, makes and opens the `store` option.
+ *
+ * @example
+ * const { store, owned } = await openStore({ sqlite: { path: '/var/lib/app/webhooks.sqlite' } })
+ */
+export async function openStore(
+  option: StoreOption | undefined,
+): Promise<{ store: QueueStore; owned: boolean }> {
+  const choice = resolveStore(option)
+  const store = await choice.load()
+  await store.open()
+  return { store, owned: choice.owned }
+}
+
+export {
+  DB_PATH_ENV,
+  defaultSqlitePath,
+  SqliteQueueStore,
+  type SqliteStoreOptions,
+} from './sqlite.js'
+export type * from './types.js'
