@@ -148,7 +148,6 @@ export function webhookPlugin(
   let opening: Promise<QueueStore> | undefined
   let worker: DeliveryWorker | undefined
   let closed = false
-  let loaded = false
 
   function storeReady(): Promise<QueueStore> {
     if (closed && !opening)
@@ -266,10 +265,9 @@ export function webhookPlugin(
     version: PLUGIN_VERSION,
     settings,
     queue,
-    isLoaded: () => loaded,
+    isLoaded: () => true,
     load: async () => {
       await startWorker()
-      loaded = true
     },
     unload: () => plugin.close(),
     track: enqueueEvent,

@@ -1,5 +1,11 @@
 /** The delivery rules of DESIGN.md, end to end: a real analytics-node pipeline, real receivers, a real store. */
 
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { SettingsError } from '@analytics-webhooks/core'
 import type { Analytics } from '@segment/analytics-node'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -282,6 +288,52 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       expect(dead).toEqual([expect.objectContaining({ reason: 'http_3xx', status: 302 })])
       expect(r.requests).toHaveLength(1)
       expect(target.requests).toHaveLength(0)
+    })
+  })
+
+  describe('TLS is verified', () => {
+    it('a self-signed certificate: dead-lettered as tls, the request handler never runs', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'aw-tls-'))
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      )
+      let handled = 0
+      const server = createHttpsServer(
+        { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+        (_req, res) => {
+          handled++
+          res.end()
+        },
+      )
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+      const { port } = server.address() as AddressInfo
+      const { analytics, plugin } = await pipeline({ webhooks: [`https://127.0.0.1:${port}/hook`] })
+      const dead = collect<DeadEvent>(plugin, 'dead')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(dead).toEqual([expect.objectContaining({ reason: 'tls', attempts: 1 })])
+      expect(handled).toBe(0)
     })
   })
 

@@ -1,0 +1,84 @@
+/** Durability: a process killed with SIGKILL loses no acknowledged event; the next process on the same file delivers them. */
+
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
+import { webhookPlugin } from '../src/plugin.js'
+
+const SENDER = join(import.meta.dirname, 'fixtures', 'sender.ts')
+
+describe('SIGKILL after the hook resolved loses nothing', () => {
+  let receiver: Receiver | undefined
+  let dir: string | undefined
+  afterEach(async () => {
+    await receiver?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('every acknowledged event is delivered by the next process (receiver dedupes on messageId)', {
+    timeout: 60_000,
+  }, async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aw-sigkill-'))
+    const dbPath = join(dir, 'queue.sqlite')
+    receiver = await startReceiver()
+    const r = receiver
+    const total = 3000
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', SENDER, dbPath, r.url, String(total)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    const acked = new Set<string>()
+    let buffered = ''
+    let ready: () => void = () => undefined
+    const isReady = new Promise<void>((resolve) => {
+      ready = resolve
+    })
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8')
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        if (line === 'ready') ready()
+        else if (line.startsWith('ack ')) acked.add(line.slice(4))
+      }
+    })
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    )
+    await isReady
+    // Kill at a random moment while events are being tracked and delivered.
+    const until = Date.now() + 5000
+    const killAfter = 20 + Math.floor(Math.random() * 400)
+    while (acked.size < 50 && Date.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, killAfter))
+    child.kill('SIGKILL')
+    expect(await exited).toBe('SIGKILL')
+    const ackedAtKill = new Set(acked)
+    const beforeRestart = r.requests.length
+
+    const plugin = webhookPlugin(
+      { webhooks: [r.url] },
+      { store: { sqlite: { path: dbPath } }, leaseMs: 500, pollIntervalMs: 100 },
+    )
+    expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
+    await plugin.close()
+
+    const received = r.requests.map((req) => JSON.parse(req.body).messageId as string)
+    const unique = new Set(received)
+    const lost = [...ackedAtKill].filter((id) => !unique.has(id))
+    const duplicates = received.length - unique.size
+    console.log(
+      `SIGKILL after ${killAfter} ms: acknowledged ${ackedAtKill.size}/${total}, delivered before kill ${beforeRestart}, ` +
+        `lost ${lost.length}, duplicates ${duplicates}`,
+    )
+    expect(ackedAtKill.size).toBeGreaterThan(0)
+    expect(lost).toEqual([])
+  })
+})
