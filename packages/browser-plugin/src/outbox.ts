@@ -15,6 +15,8 @@ import type { TabLock } from './tab-lock.js'
 
 /** How long a tab waits before trying again when another tab holds the lock. */
 export const LOCK_RETRY_MS = 1_000
+/** How long a tab waits before trying again after an unexpected failure (storage or WebCrypto refusing). */
+export const FAILURE_RETRY_MS = 30_000
 
 /** What an {@link Outbox} works with. */
 export interface OutboxParts {
@@ -66,9 +68,16 @@ export class Outbox {
     this.stop()
     const run = this.parts.lock
       .run(() => this.work())
-      .then((held) => {
-        if (!held) this.wake(Date.now() + LOCK_RETRY_MS)
-      })
+      .then(
+        (held) => {
+          if (!held) this.wake(Date.now() + LOCK_RETRY_MS)
+        },
+        (error: unknown) => {
+          // The events stay queued; never let a page's storage or crypto failure escape as a rejection.
+          console.error(error)
+          this.wake(Date.now() + FAILURE_RETRY_MS)
+        },
+      )
       .finally(() => {
         this.running = undefined
         if (this.again) {

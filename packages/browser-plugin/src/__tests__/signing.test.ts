@@ -104,3 +104,26 @@ describe('a secret in a browser is public', () => {
     expect(() => webhookPlugin({ webhooks: [HOOK] })).not.toThrow()
   })
 })
+
+describe('a page whose WebCrypto fails', () => {
+  it('keeps the event queued, logs the failure and tries again later, without an unhandled rejection', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const sign = vi
+      .spyOn(crypto.subtle, 'sign')
+      .mockRejectedValueOnce(new DOMException('refused', 'OperationError'))
+    const webhookPlugin = await load()
+    const { fetch, calls } = receiver()
+    const plugin = webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET }, { fetch })
+    await plugin.load({} as Context, {} as never)
+    plugin.track?.(track('m-3'))
+    await vi.waitFor(() => expect(error).toHaveBeenCalledTimes(1))
+    expect(calls).toEqual([])
+    expect(
+      Object.keys(localStorage).filter((k) => k.startsWith('analytics-webhooks:')),
+    ).toHaveLength(1)
+    await plugin.flush()
+    await vi.waitFor(() => expect(calls).toHaveLength(1))
+    expect(sign).toHaveBeenCalledTimes(2)
+    plugin.unload?.({} as Context, {} as never)
+  })
+})
