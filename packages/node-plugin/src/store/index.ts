@@ -1,12 +1,16 @@
 /** Turns the plugin's `store` option into an opened-on-demand QueueStore. */
 
 import { WebhookPluginError } from '../errors.js'
+import { PostgresStoreError } from './postgres-errors.js'
+import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres-options.js'
 import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite.js'
 import type { QueueStore } from './types.js'
 
-/** Where the queue lives: SQLite (the default), or any {@link QueueStore} you built yourself. */
-export type StoreOption = { readonly sqlite: SqliteStoreOptions } | QueueStore
-// PostgreSQL adds its variant here: | { readonly postgres: PostgresStoreOptions }
+/** Where the queue lives: SQLite (the default), PostgreSQL (several processes or machines), or any {@link QueueStore} you built yourself. */
+export type StoreOption =
+  | { readonly sqlite: SqliteStoreOptions }
+  | { readonly postgres: PostgresConnectionOptions }
+  | QueueStore
 
 /** A resolved `store` option: how to make the store, whether the plugin owns it, and what storage it names. */
 export interface StoreChoice {
@@ -47,14 +51,37 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
     return { key, owned: true, load: async () => store }
   }
   if (isQueueStore(option)) return { key: option, owned: false, load: async () => option }
-  // PostgreSQL goes here:
-  //   if ('postgres' in option) return { key: `postgres:…`, owned: true,
-  //     load: async () => new (await import('./postgres.js')).PostgresQueueStore(option.postgres) }
-  // The dynamic import keeps `pg` an optional peer dependency.
+  if (typeof option === 'object' && option !== null && 'postgres' in option) {
+    const postgres = checkPostgresOptions(option.postgres)
+    return {
+      key: `postgres:${postgres.connectionString}#${postgres.schema ?? ''}`,
+      owned: true,
+      load: () => loadPostgresStore(postgres),
+    }
+  }
   throw new WebhookPluginError(
     'invalid_option',
-    'Invalid option store: give { sqlite: { path } } or a QueueStore instance',
+    'Invalid option store: give { sqlite: { path } }, { postgres: { connectionString } } or a QueueStore instance',
   )
+}
+
+/** Makes a PostgreSQL store; the dynamic import keeps `pg` an optional peer dependency. */
+async function loadPostgresStore(options: PostgresConnectionOptions): Promise<QueueStore> {
+  let driver: typeof import('./postgres.js')
+  try {
+    driver = await import('./postgres.js')
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new PostgresStoreError(
+        'pg_not_installed',
+        'The PostgreSQL store needs the `pg` package: npm install pg',
+        { cause: error },
+      )
+    }
+    throw error
+  }
+  return new driver.PostgresQueueStore(options)
 }
 
 /**
@@ -72,6 +99,12 @@ export async function openStore(
   return { store, owned: choice.owned }
 }
 
+export { PostgresStoreError, type PostgresStoreErrorCode } from './postgres-errors.js'
+export {
+  DATABASE_URL_ENV,
+  DEFAULT_POSTGRES_SCHEMA,
+  type PostgresConnectionOptions,
+} from './postgres-options.js'
 export {
   DB_PATH_ENV,
   defaultSqlitePath,

@@ -8,6 +8,8 @@ export type PostgresStoreErrorCode =
   | 'missing_connection'
   /** `schema` is not a plain identifier. */
   | 'invalid_schema'
+  /** Another option (such as `max`) is out of range. */
+  | 'invalid_option'
   /** The database schema is newer than this version of the plugin. */
   | 'future_schema'
   /** A method was called before `open()` or after `close()`. */

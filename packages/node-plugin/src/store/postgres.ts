@@ -4,6 +4,11 @@ import type { ReasonCode } from '@analytics-webhooks/core'
 import pg from 'pg'
 import { PostgresStoreError } from './postgres-errors.js'
 import { migratePostgres } from './postgres-migrations.js'
+import {
+  checkPostgresOptions,
+  checkSchemaName,
+  type PostgresConnectionOptions,
+} from './postgres-options.js'
 import type {
   DeadLetter,
   DeadSelection,
@@ -19,27 +24,16 @@ export {
   redactConnectionStrings,
 } from './postgres-errors.js'
 
-/** How to reach the database and where the queue's tables live. */
-export interface PostgresStoreOptions {
-  /** `postgres://user:password@host:5432/db`. Required unless `pool` is given. */
-  readonly connectionString?: string
-  /** Bring your own pool (it is not ended by `close()`). */
+/** How to reach the database and where the queue's tables live; or bring your own pool. */
+export interface PostgresStoreOptions extends Partial<PostgresConnectionOptions> {
+  /** Bring your own pool instead of a `connectionString` (it is not ended by `close()`). */
   readonly pool?: pg.Pool
-  /** The schema holding the queue's tables, created if missing. Default `analytics_webhooks`. */
-  readonly schema?: string
-  /** Most connections the store's pool opens. Default 10. */
-  readonly max?: number
-  /** Reported in `pg_stat_activity`. Default `analytics-webhooks`. */
-  readonly applicationName?: string
 }
 
-/** The schema used when none is given. */
-export const DEFAULT_POSTGRES_SCHEMA = 'analytics_webhooks'
+export { DEFAULT_POSTGRES_SCHEMA, type PostgresConnectionOptions } from './postgres-options.js'
 
 /** Counter rows per queue: each store instance writes to one, so workers do not contend on a hot row. */
 const COUNTER_SHARDS = 16
-
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
 
 interface DeliveryRow {
   queue: string
@@ -96,23 +90,12 @@ export class PostgresQueueStore implements QueueStore {
   private readonly listeners = new Map<string, Set<WakeListener>>()
 
   constructor(options: PostgresStoreOptions) {
-    const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA
-    if (!SCHEMA_NAME.test(schema)) {
-      throw new PostgresStoreError(
-        'invalid_schema',
-        `Invalid PostgreSQL schema name ${JSON.stringify(schema.slice(0, 80))}: letters, digits and _ only, at most 48 characters, not starting with a digit`,
-      )
-    }
+    const schema = checkSchemaName(options.schema)
     if (options.pool) {
       this.pool = options.pool
       this.ownsPool = false
     } else {
-      if (!options.connectionString) {
-        throw new PostgresStoreError(
-          'missing_connection',
-          'PostgreSQL store needs a connectionString (or a pool)',
-        )
-      }
+      checkPostgresOptions(options as PostgresConnectionOptions)
       this.pool = new pg.Pool({
         connectionString: options.connectionString,
         max: options.max ?? 10,
