@@ -563,7 +563,8 @@ export class PostgresQueueStore implements QueueStore {
     this.opened = false
     this.listeners.clear()
     await this.stopListener()
-    if (this.ownsPool) await this.pool.end()
+    // Checked on the pool too: a close through a wrapper object must not end it a second time.
+    if (this.ownsPool && !this.pool.ending && !this.pool.ended) await this.pool.end()
   }
 
   private assertOpen(): void {
