@@ -1,0 +1,202 @@
+/** The `analytics-webhooks` command: queue stats and the dead-letter store (list, replay, purge) of a SQLite queue file. */
+
+import { existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { defaultSqlitePath, SqliteQueueStore } from './store/sqlite.js'
+import type { DeadLetter, DeadSelection, QueueStats } from './store/types.js'
+
+const HELP = `Usage: analytics-webhooks <command> [options]
+
+Commands:
+  stats                        Counts: queued, in flight, retrying, delivered, retried, dead by reason
+  dead list                    Lists dead letters (newest last)
+  dead replay <id...> | --all  Moves dead letters back into their queue, due now, with a fresh retry window
+  dead purge <id...> | --all   Deletes dead letters for good
+
+Options:
+  --db PATH       The SQLite queue file (default: $ANALYTICS_WEBHOOKS_DB, else ./.data/analytics-webhooks.sqlite)
+  --queue NAME    Only this queue (default: every queue in the file)
+  --all           With replay or purge: every dead letter (of --queue, if given)
+  --limit N       With dead list: at most N letters (default 100)
+  --offset N      With dead list: skip the first N letters
+  --json          Machine-readable output
+  -h, --help      This help
+
+Exit codes: 0 done, 1 failed, 2 usage error.
+`
+
+/** A problem with how the command was called (exit code 2). */
+class UsageError extends Error {
+  readonly code = 'usage'
+}
+
+/** A problem running a valid command (exit code 1). */
+class CommandError extends Error {
+  readonly code: string
+  constructor(code: string, message: string) {
+    super(message)
+    this.code = code
+  }
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        queue: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        offset: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+}
+
+function count(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${name} must be a whole number, got ${value}`)
+  return n
+}
+
+/** Renders rows as an aligned text table. */
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+function statsText(stats: QueueStats, queue: string | undefined): string {
+  const rows: string[][] = [
+    ['queue', queue ?? '(all)'],
+    ['queued', String(stats.queued)],
+    ['in flight', String(stats.inFlight)],
+    ['retrying', String(stats.retrying)],
+    ['delivered', String(stats.delivered)],
+    ['retried', String(stats.retried)],
+    ['dead', String(stats.dead)],
+    ...Object.entries(stats.deadByReason).map(([reason, n]) => [`  dead: ${reason}`, String(n)]),
+    [
+      'oldest waiting',
+      stats.oldestEnqueuedAt === null ? '-' : new Date(stats.oldestEnqueuedAt).toISOString(),
+    ],
+  ]
+  return table(['', 'count'], rows)
+}
+
+function deadText(letters: DeadLetter[]): string {
+  if (letters.length === 0) return 'No dead letters.'
+  const clip = (text: string, max: number) =>
+    text.length > max ? `${text.slice(0, max - 1)}…` : text
+  return table(
+    ['id', 'queue', 'reason', 'status', 'attempts', 'dead at', 'messageId', 'detail'],
+    letters.map((l) => [
+      l.id,
+      l.queue,
+      l.reason,
+      l.lastStatus === null ? '-' : String(l.lastStatus),
+      String(l.attempts),
+      new Date(l.deadAt).toISOString(),
+      l.messageId ?? '-',
+      clip(l.detail ?? '', 60),
+    ]),
+  )
+}
+
+function selection(ids: string[], all: boolean, verb: string): DeadSelection {
+  if (all && ids.length > 0) throw new UsageError(`dead ${verb}: give ids or --all, not both`)
+  if (all) return { all: true }
+  if (ids.length === 0) throw new UsageError(`dead ${verb}: give one or more ids, or --all`)
+  return { ids }
+}
+
+/**
+ * Runs the command line and returns the exit code; output goes to `out`, errors to `err`.
+ *
+ * @example
+ * process.exitCode = await runCli(['dead', 'list', '--db', './queue.sqlite', '--json'], console.log, console.error)
+ */
+export async function runCli(
+  argv: string[],
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  let store: SqliteQueueStore | undefined
+  try {
+    const { values, positionals } = parse(argv)
+    if (values.help || positionals.length === 0) {
+      out(HELP)
+      return values.help ? 0 : 2
+    }
+    const [command, sub, ...rest] = positionals
+    const path = values.db ?? defaultSqlitePath()
+    const known =
+      command === 'stats' || (command === 'dead' && ['list', 'replay', 'purge'].includes(sub ?? ''))
+    if (!known) throw new UsageError(`unknown command: ${positionals.join(' ')} (see --help)`)
+    if (!existsSync(path))
+      throw new CommandError('no_database', `no queue database at ${path} (use --db PATH)`)
+    store = new SqliteQueueStore({ path })
+    store.openSync()
+    const queue = values.queue
+    const print = (json: unknown, text: string) =>
+      out(values.json ? JSON.stringify(json, null, 2) : text)
+
+    if (command === 'stats') {
+      if (sub !== undefined) throw new UsageError(`stats takes no arguments, got ${sub}`)
+      const stats = await store.stats(queue)
+      print({ queue: queue ?? null, ...stats }, statsText(stats, queue))
+    } else if (sub === 'list') {
+      if (rest.length > 0) throw new UsageError(`dead list takes no ids, got ${rest.join(' ')}`)
+      const letters = await store.listDead({
+        ...(queue === undefined ? {} : { queue }),
+        limit: count('limit', values.limit, 100),
+        offset: count('offset', values.offset, 0),
+      })
+      print(letters, deadText(letters))
+    } else if (sub === 'replay') {
+      const replayed = await store.replayDead(selection(rest, values.all, 'replay'), {
+        now: Date.now(),
+        ...(queue === undefined ? {} : { queue }),
+      })
+      print({ replayed }, `Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'}.`)
+      if (replayed === 0 && !values.all)
+        throw new CommandError('not_found', 'no dead letter has that id')
+    } else {
+      const purged = await store.purgeDead(
+        selection(rest, values.all, 'purge'),
+        queue === undefined ? {} : { queue },
+      )
+      print({ purged }, `Purged ${purged} dead letter${purged === 1 ? '' : 's'}.`)
+      if (purged === 0 && !values.all)
+        throw new CommandError('not_found', 'no dead letter has that id')
+    }
+    return 0
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`analytics-webhooks: ${error.message}`)
+      return 2
+    }
+    err(`analytics-webhooks: ${error instanceof Error ? error.message : String(error)}`)
+    return 1
+  } finally {
+    await store?.close()
+  }
+}
+
+process.exitCode = await runCli(
+  process.argv.slice(2),
+  (text) => process.stdout.write(`${text}\n`),
+  (text) => process.stderr.write(`${text}\n`),
+)

@@ -1,0 +1,107 @@
+/** The built `analytics-webhooks` CLI, run as a child process against a real queue file. */
+
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type Receiver, startReceiver, testAnalytics } from '../src/__tests__/receiver.js'
+import { webhookPlugin } from '../src/plugin.js'
+import type { DeadLetter } from '../src/store/types.js'
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
+const run = promisify(execFile)
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args])
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+describe('analytics-webhooks CLI', () => {
+  let dir: string
+  let receiver: Receiver | undefined
+  beforeAll(() => {
+    if (!existsSync(CLI))
+      throw new Error(`${CLI} is missing: build the package first (npm run build)`)
+  })
+  afterEach(async () => {
+    await receiver?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** A queue file holding dead letters made by a receiver that answers 400. */
+  async function withDeadLetters(count: number): Promise<{ db: string; r: Receiver }> {
+    dir = mkdtempSync(join(tmpdir(), 'aw-cli-'))
+    const db = join(dir, 'queue.sqlite')
+    receiver = await startReceiver(() => ({ status: 400 }))
+    const plugin = webhookPlugin({ webhooks: [receiver.url] }, { store: { sqlite: { path: db } } })
+    const analytics = testAnalytics()
+    await analytics.register(plugin)
+    for (let i = 0; i < count; i++)
+      analytics.track({ userId: 'u1', event: 'E', messageId: `m${i}` })
+    await analytics.closeAndFlush()
+    await plugin.drain({ timeoutMs: 10_000 })
+    await plugin.close()
+    return { db, r: receiver }
+  }
+
+  it('replaying a dead delivery delivers it', async () => {
+    const { db, r } = await withDeadLetters(2)
+    const listed = await cli('dead', 'list', '--db', db, '--json')
+    expect(listed.code).toBe(0)
+    const letters = JSON.parse(listed.stdout) as DeadLetter[]
+    expect(letters.map((l) => [l.messageId, l.reason, l.lastStatus])).toEqual([
+      ['m0', 'http_4xx', 400],
+      ['m1', 'http_4xx', 400],
+    ])
+    r.answer(() => ({ status: 200 }))
+    const replayed = await cli('dead', 'replay', letters[0]?.id as string, '--db', db)
+    expect(replayed).toMatchObject({ code: 0, stdout: 'Replayed 1 dead letter.\n' })
+
+    const before = r.requests.length
+    const plugin = webhookPlugin({ webhooks: [r.url] }, { store: { sqlite: { path: db } } })
+    expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+    await plugin.close()
+    expect(r.requests.slice(before).map((req) => JSON.parse(req.body).messageId)).toEqual(['m0'])
+
+    const stats = JSON.parse((await cli('stats', '--db', db, '--json')).stdout)
+    expect(stats).toMatchObject({ delivered: 1, dead: 1, deadByReason: { http_4xx: 1 }, queued: 0 })
+  })
+
+  it('prints human-readable tables, purges, and fails clearly', async () => {
+    const { db } = await withDeadLetters(2)
+    const stats = await cli('stats', '--db', db, '--queue', 'default')
+    expect(stats.code).toBe(0)
+    expect(stats.stdout).toMatch(/dead: http_4xx\s+2/)
+    const list = await cli('dead', 'list', '--db', db)
+    expect(list.stdout.split('\n')[0]).toMatch(/^id\s+queue\s+reason\s+status\s+attempts/)
+    expect(list.stdout).toContain('webhooks[0]: http_4xx (HTTP 400)')
+
+    expect(await cli('dead', 'purge', 'no-such-id', '--db', db)).toMatchObject({ code: 1 })
+    expect(await cli('dead', 'purge', '--all', '--db', db, '--json')).toMatchObject({
+      code: 0,
+      stdout: '{\n  "purged": 2\n}\n',
+    })
+    expect((await cli('dead', 'list', '--db', db)).stdout).toBe('No dead letters.\n')
+
+    expect(await cli('--help')).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('Usage: analytics-webhooks'),
+    })
+    expect(await cli('dead', 'explode', '--db', db)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command'),
+    })
+    expect(await cli('dead', 'replay', '--db', db)).toMatchObject({ code: 2 })
+    expect(await cli('stats', '--db', join(dir, 'missing.sqlite'))).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('no queue database'),
+    })
+  })
+})
