@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   console.log(
     `\nplugin: ${plugin.gzipped} B min+gz (${share}% of analytics-next's shipped bundle), budget ${BUDGET_BYTES} B`,
   )
-  if (plugin.gzipped > BUDGET_BYTES) {
+  // `--report` (the bench) prints the table without enforcing the budget.
+  if (plugin.gzipped > BUDGET_BYTES && !process.argv.includes('--report')) {
     console.error(`over budget by ${plugin.gzipped - BUDGET_BYTES} B`)
     process.exitCode = 1
   }

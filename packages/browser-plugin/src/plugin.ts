@@ -40,8 +40,17 @@ export interface WebhookPlugin extends Plugin {
 /** Thrown by {@link webhookPlugin} when the page cannot run it as configured. */
 export class WebhookPluginError extends Error {
   override readonly name = 'WebhookPluginError'
-  /** `insecure_context`: signing needs WebCrypto, which browsers only offer on HTTPS and localhost pages. */
-  readonly code = 'insecure_context'
+  /**
+   * `insecure_context`: signing needs WebCrypto, which browsers only offer on
+   * HTTPS and localhost pages. `invalid_option`: a browser option (named in the
+   * message) is not a positive whole number.
+   */
+  readonly code: 'insecure_context' | 'invalid_option'
+
+  constructor(code: WebhookPluginError['code'], message: string) {
+    super(message)
+    this.code = code
+  }
 }
 
 let warned = false
@@ -66,18 +75,21 @@ export function webhookPlugin(
   const settings = parseSettings(input)
   if (settings.sharedSecret !== undefined) {
     if (globalThis.isSecureContext === false) {
-      throw new WebhookPluginError(
-        'Webhook signing needs WebCrypto, which this page (not HTTPS or localhost) does not have',
-      )
+      throw new WebhookPluginError('insecure_context', 'sharedSecret: signing needs HTTPS')
     }
     if (!warned) {
       warned = true
       console.warn(
-        '[analytics-webhooks] sharedSecret is set in a browser plugin, where anyone can read it and sign requests. Send unsigned and sign at a server relay, or use @analytics-webhooks/node-plugin.',
+        '[analytics-webhooks] a sharedSecret in a browser is public: sign at a server relay instead (see the README)',
       )
     }
   }
   const { storageKey = 'analytics-webhooks', maxQueueEvents = 1000, maxQueueChars = 2e6 } = options
+  for (const [field, value] of Object.entries({ maxQueueEvents, maxQueueChars })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new WebhookPluginError('invalid_option', `${field}: must be a positive whole number`)
+    }
+  }
   const { on, emit } = createReports()
   let outbox: Outbox | undefined
   let queue: PersistedQueue | undefined

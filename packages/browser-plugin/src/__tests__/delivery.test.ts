@@ -397,6 +397,14 @@ describe('settings', () => {
     ).toThrow(expect.objectContaining({ code: 'reserved_header' }))
   })
 
+  it('validates the browser options', () => {
+    for (const options of [{ maxQueueEvents: 0 }, { maxQueueChars: 1.5 }]) {
+      expect(() => webhookPlugin({ webhooks: [HOOK] }, options)).toThrow(
+        expect.objectContaining({ code: 'invalid_option', name: 'WebhookPluginError' }),
+      )
+    }
+  })
+
   it('is an analytics-next destination plugin', () => {
     const plugin = webhookPlugin({ webhooks: [HOOK] }, { fetch: receiver().fetch })
     expect(plugin).toMatchObject({ name: 'Analytics Webhooks', type: 'destination' })

@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { PageReport, SentEvent } from './page.js'
 import { Receiver, servePage } from './servers.js'
 
@@ -65,6 +65,10 @@ describe.skipIf(!available)('end to end in Chromium', () => {
         '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
       ],
     })
+  })
+  afterEach(() => {
+    // Settings are inline and Segment.io is off: nothing may leave 127.0.0.1.
+    expect(offsite).toEqual([])
   })
   afterAll(async () => {
     await browser?.close()
@@ -148,7 +152,6 @@ describe.skipIf(!available)('end to end in Chromium', () => {
     expect(reports.map((r) => r.name)).toEqual(Array(6).fill('delivered'))
     expect(warnings.filter((w) => w.includes('sharedSecret'))).toHaveLength(1)
     expect(warnings.join('\n')).not.toContain(SECRET)
-    expect(offsite).toEqual([])
     await context.close()
     await receiver.down()
   })
