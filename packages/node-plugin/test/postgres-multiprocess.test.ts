@@ -1,0 +1,171 @@
+/** Several processes share one PostgreSQL queue: a worker killed with SIGKILL mid-stream loses nothing, and its leases are taken over. */
+
+import { type ChildProcessByStdio, spawn } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
+import pg from 'pg'
+import { afterEach, expect, it } from 'vitest'
+import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
+
+const WORKER = join(import.meta.dirname, 'postgres-fixtures', 'worker.ts')
+const PRODUCER = join(import.meta.dirname, 'postgres-fixtures', 'producer.ts')
+const LEASE_MS = 3000
+const EVENTS = 3000
+
+type Child = ChildProcessByStdio<Writable, Readable, null> & {
+  lines: string[]
+  waitFor(line: string): Promise<void>
+}
+
+/** Starts `node --import tsx <file> ...args`, keeping its stdout lines. */
+function start(file: string, args: string[], onLine: (line: string) => void = () => {}): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  }) as Child
+  child.lines = []
+  const waiters: { line: string; resolve: () => void }[] = []
+  let buffered = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8')
+    const lines = buffered.split('\n')
+    buffered = lines.pop() ?? ''
+    for (const line of lines) {
+      child.lines.push(line)
+      onLine(line)
+      for (const w of waiters.filter((x) => x.line === line)) w.resolve()
+    }
+  })
+  child.waitFor = (line) =>
+    child.lines.includes(line)
+      ? Promise.resolve()
+      : new Promise((resolve, reject) => {
+          waiters.push({ line, resolve })
+          child.once('exit', (code, signal) =>
+            reject(new Error(`${file} exited (${code ?? signal}) before "${line}"`)),
+          )
+        })
+  return child
+}
+
+/** A webhook receiver on 127.0.0.1 that counts deliveries per messageId. */
+async function countingReceiver(): Promise<{
+  url: string
+  counts: Map<string, number>
+  total(): number
+  server: Server
+}> {
+  const counts = new Map<string, number>()
+  let requests = 0
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as
+        | { messageId: string }
+        | { messageId: string }[]
+      for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+        counts.set(event.messageId, (counts.get(event.messageId) ?? 0) + 1)
+        requests++
+      }
+      // A little latency, as a real endpoint has, so workers hold claims while they send.
+      setTimeout(() => res.writeHead(200).end('ok'), 10)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}/hook`, counts, total: () => requests, server }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describePostgres('several processes on one PostgreSQL queue', (url) => {
+  const children: Child[] = []
+  const schemas: string[] = []
+  let server: Server | undefined
+
+  afterEach(async () => {
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    await dropSchemas(url, schemas.splice(0))
+  })
+
+  it('three workers, one killed with SIGKILL mid-stream: every acknowledged event delivered, duplicates bounded by its claims', {
+    timeout: 90_000,
+  }, async () => {
+    const schema = uniqueSchemaName('aw_multi')
+    schemas.push(schema)
+    const receiver = await countingReceiver()
+    server = receiver.server
+
+    // Three workers open (and migrate) the same schema at once.
+    const workers = [0, 1, 2].map(() =>
+      start(WORKER, [url, schema, receiver.url, String(LEASE_MS), '4']),
+    )
+    children.push(...workers)
+    await Promise.all(workers.map((w) => w.waitFor('ready')))
+    for (const w of workers) w.stdin.write('go\n')
+    await Promise.all(workers.map((w) => w.waitFor('started')))
+
+    const acked = new Set<string>()
+    const producer = start(
+      PRODUCER,
+      [url, schema, receiver.url, String(EVENTS), String(LEASE_MS)],
+      (line) => {
+        if (line.startsWith('ack ')) acked.add(line.slice(4))
+      },
+    )
+    children.push(producer)
+    await producer.waitFor('ready')
+
+    // Kill one worker mid-stream: deliveries flowing, the producer still tracking, the victim holding claims.
+    const victim = workers[0] as Child
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    const claimsOf = async (pid: number | undefined) => {
+      const { rows } = await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${schema}".deliveries WHERE lease_owner LIKE $1`,
+        [`${pid}-%`],
+      )
+      return rows[0]?.n ?? 0
+    }
+    let killedClaims: number
+    let deliveredAtKill: number
+    try {
+      for (let i = 0; i < 400 && receiver.total() < 300; i++) await sleep(25)
+      for (let i = 0; i < 200 && (await claimsOf(victim.pid)) === 0; i++) await sleep(10)
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        victim.once('exit', (_c, signal) => resolve(signal)),
+      )
+      victim.kill('SIGKILL')
+      expect(await exited).toBe('SIGKILL')
+      deliveredAtKill = receiver.total()
+      // What the dead worker still held: only these can be sent twice.
+      killedClaims = await claimsOf(victim.pid)
+    } finally {
+      await admin.end()
+    }
+    expect(killedClaims).toBeGreaterThan(0)
+
+    await producer.waitFor('done')
+    const ackedAll = new Set(acked)
+    // The survivors deliver the rest, including the dead worker's claims once its leases expire.
+    const deadline = Date.now() + 45_000
+    while (Date.now() < deadline && [...ackedAll].some((id) => !receiver.counts.has(id)))
+      await sleep(100)
+
+    const lost = [...ackedAll].filter((id) => !receiver.counts.has(id)).length
+    const duplicates = [...receiver.counts.values()].reduce((sum, n) => sum + n - 1, 0)
+    console.log(
+      `PostgreSQL, 3 workers, 1 SIGKILLed after ${deliveredAtKill} deliveries holding ${killedClaims} claims: ` +
+        `acknowledged ${ackedAll.size}/${EVENTS}, lost ${lost}, duplicates ${duplicates}`,
+    )
+    expect(ackedAll.size).toBe(EVENTS)
+    expect(lost).toBe(0)
+    expect(duplicates).toBeLessThanOrEqual(killedClaims)
+
+    for (const w of workers.slice(1)) w.kill('SIGTERM')
+  })
+})
