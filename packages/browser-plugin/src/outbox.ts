@@ -140,7 +140,9 @@ export class Outbox {
           due.unshift(...batch.splice(taken))
           body = packed
         }
-        const outcome = await this.parts.send(body, (batch[0] as QueueEntry).messageId)
+        const first = batch[0] as QueueEntry
+        // The signature id (webhook-id) stays the same across retries: the messageId, else the queue id.
+        const outcome = await this.parts.send(body, first.messageId || first.id)
         this.settle(batch, outcome)
       }
     }
