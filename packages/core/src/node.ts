@@ -3,10 +3,12 @@
 import { createHmac } from 'node:crypto'
 import type { WebhookBody } from './body.js'
 import {
-  assembleHeaders,
+  classicKey,
+  classicSignedText,
   type SignatureContext,
   type SigningSettings,
-  signatureParts,
+  standardKey,
+  standardSignedText,
 } from './signing.js'
 
 /**
@@ -37,5 +39,24 @@ export function signatureHeadersSync(
   body: WebhookBody,
   context: SignatureContext,
 ): Record<string, string> {
-  return assembleHeaders(context, signatureParts(settings, body, context, hmacNode))
+  // The same rules as signatureParts + assembleHeaders, written out flat: this runs for every
+  // request, and the intermediate arrays cost about a tenth of an HMAC on small bodies.
+  const headers: Record<string, string> = {}
+  const secret = settings.sharedSecret
+  if (secret === undefined) return headers
+  if (settings.signature !== 'standard') {
+    headers['X-Signature'] = hmacNode('sha1', classicKey(secret), classicSignedText(body), 'hex')
+  }
+  if (settings.signature !== 'classic') {
+    const signature = hmacNode(
+      'sha256',
+      standardKey(secret),
+      standardSignedText(body, context),
+      'base64',
+    )
+    headers['webhook-id'] = context.id
+    headers['webhook-timestamp'] = String(context.timestamp)
+    headers['webhook-signature'] = `v1,${signature}`
+  }
+  return headers
 }

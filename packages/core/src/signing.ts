@@ -49,33 +49,45 @@ export function signatureParts<R>(
 ): Array<[string, R]> {
   const secret = settings.sharedSecret
   if (secret === undefined) return []
-  // WebCrypto refuses zero-length keys and node:crypto accepts them: refuse here so both paths agree.
-  if (secret.length === 0) throw new TypeError('sharedSecret must not be empty')
   const parts: Array<[string, R]> = []
   if (settings.signature !== 'standard') {
-    parts.push(['X-Signature', hmac('sha1', secret, classicSignedText(body), 'hex')])
+    parts.push(['X-Signature', hmac('sha1', classicKey(secret), classicSignedText(body), 'hex')])
   }
   if (settings.signature !== 'classic') {
-    const key = standardKey(secret)
-    if (key === undefined)
-      throw new TypeError('sharedSecret is not a valid Standard Webhooks secret')
     parts.push([
       'webhook-signature',
-      hmac('sha256', key, standardSignedText(body, context), 'base64'),
+      hmac('sha256', standardKey(secret), standardSignedText(body, context), 'base64'),
     ])
   }
   return parts
+}
+
+/**
+ * The classic HMAC key: the secret itself. Throws a TypeError for an empty
+ * secret, which WebCrypto refuses and node:crypto accepts, so both paths agree.
+ * Internal to the package (used by both signing paths).
+ */
+export function classicKey(secret: string): string {
+  if (secret.length === 0) throw new TypeError('sharedSecret must not be empty')
+  return secret
 }
 
 // One destination signs every request with the same secret: decode it once, not per request.
 let lastSecret: string | undefined
 let lastKey: Uint8Array | undefined
 
-function standardKey(secret: string): Uint8Array | undefined {
+/**
+ * The Standard Webhooks HMAC key decoded from the secret, memoised for the last
+ * secret seen. Throws a TypeError when the secret is not valid for the scheme.
+ * Internal to the package (used by both signing paths).
+ */
+export function standardKey(secret: string): Uint8Array {
   if (secret !== lastSecret) {
     lastKey = decodeStandardSecret(secret)
     lastSecret = secret
   }
+  if (lastKey === undefined)
+    throw new TypeError('sharedSecret is not a valid Standard Webhooks secret')
   return lastKey
 }
 
