@@ -19,7 +19,13 @@ export function createRouteHandler({ secret, onEvents = logEvents }: ReceiverOpt
   }
 }
 
-/** What Next.js calls for `POST /api/segment`. */
+/**
+ * What Next.js calls for `POST /api/segment`, with the secret from `WEBHOOK_SECRET`.
+ *
+ * @example
+ * // app/api/segment/route.ts
+ * export { POST } from './next-route'
+ */
 export async function POST(request: Request): Promise<Response> {
   return createRouteHandler({ secret: process.env.WEBHOOK_SECRET ?? '' })(request)
 }
