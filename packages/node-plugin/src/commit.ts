@@ -1,4 +1,4 @@
-/** Groups the enqueues of one burst (everything arriving before the event loop turns) into one store transaction. */
+/** Groups the enqueues of one burst (every hook called in the same synchronous run) into one store transaction. */
 
 import type { DeadLetter, NewDelivery, QueueStore } from './store/types.js'
 
@@ -8,9 +8,10 @@ interface Waiter {
 }
 
 /**
- * Collects deliveries and dead letters and commits them together, once per
- * turn of the event loop (or right after the previous commit finishes), so
- * a loop of `track()` calls costs one transaction, not one per event.
+ * Collects deliveries and dead letters and commits them together once the
+ * current synchronous run ends (a microtask; or right after the previous
+ * commit finishes), so a burst of hook calls costs one transaction, not one
+ * per event, and a lone event waits for no timer.
  *
  * @example
  * const commits = new CommitGroup(() => storeReady(), 'default', () => worker.notify())
@@ -56,7 +57,7 @@ export class CommitGroup {
     })
     if (!this.scheduled) {
       this.scheduled = true
-      setImmediate(() => this.commit())
+      queueMicrotask(() => this.commit())
     }
     return done
   }

@@ -135,7 +135,7 @@ export class DeliveryWorker {
           continue
         }
         if (this.active >= (gate.state === 'probe' ? 1 : this.config.concurrency)) {
-          await this.sleep(this.config.pollIntervalMs)
+          await this.sleep(Number.POSITIVE_INFINITY) // a finishing request wakes us
           continue
         }
         const unit = await this.take(gate.state === 'probe')
@@ -165,11 +165,11 @@ export class DeliveryWorker {
       return Promise.resolve()
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, ms))
-      timer.unref()
+      const timer = ms === Number.POSITIVE_INFINITY ? undefined : setTimeout(done, Math.max(0, ms))
+      timer?.unref()
       const self = this
       function done(): void {
-        clearTimeout(timer)
+        if (timer) clearTimeout(timer)
         if (self.wakeUp === done) self.wakeUp = undefined
         self.poked = false
         resolve()

@@ -38,7 +38,7 @@ export interface WebhookPluginOptions {
   concurrency?: number
   /** How long a claimed delivery stays reserved for this process. Default 60 s. */
   leaseMs?: number
-  /** Deliveries claimed per store round trip. Default `max(64, 2 × concurrency × batchSize)`, at most 10 000. */
+  /** Deliveries claimed per store round trip. Default `max(256, 2 × concurrency × batchSize)`, at most 10 000. */
   claimBatch?: number
   /** The longest an idle worker sleeps before looking at the store again (other processes may enqueue). Default 5 s. */
   pollIntervalMs?: number
@@ -127,7 +127,7 @@ export function webhookPlugin(
   const claimBatch = positiveInteger(
     'claimBatch',
     options.claimBatch,
-    Math.min(10_000, Math.max(64, 2 * concurrency * settings.batchSize)),
+    Math.min(10_000, Math.max(256, 2 * concurrency * settings.batchSize)),
   )
   const now = options.now ?? Date.now
   const choice = resolveStore(options.store)
