@@ -194,7 +194,7 @@ export async function createInspector(options: InspectorOptions = {}): Promise<I
       receivedAt: new Date(receivedAt).toISOString(),
       method: req.method ?? 'POST',
       path,
-      hook: path.startsWith('/hooks/') ? decodeURIComponent(path.slice('/hooks/'.length)) : null,
+      hook: path.startsWith('/hooks/') ? hookName(path.slice('/hooks/'.length)) : null,
       headers: flattenHeaders(req),
       body,
       bodyBytes: bytes.byteLength,
@@ -359,6 +359,15 @@ async function readBody(
     else chunks.push(chunk)
   }
   return { bytes: Buffer.concat(chunks), tooLarge }
+}
+
+/** The name in `/hooks/:name`, decoded when it is valid percent-encoding, as sent otherwise. */
+function hookName(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return encoded
+  }
 }
 
 function flattenHeaders(req: IncomingMessage): Record<string, string> {

@@ -99,6 +99,8 @@ describe('receiving a delivery', () => {
       [2, 'orders'],
       [3, 'billing'],
     ])
+    expect((await post(`${inspector.hooksUrl}/bad%E0%A4`)).status).toBe(200)
+    expect(inspector.deliveries().at(-1)?.hook).toBe('bad%E0%A4')
   })
 
   it('answers analytics-node on /v1/batch without listing it, so the demo never calls Segment', async () => {
