@@ -43,6 +43,12 @@ const inspector = await createInspector({
   capacity: toInteger('--capacity', values.capacity ?? '100'),
 })
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void inspector.close().then(() => process.exit(0))
+  })
+}
+
 console.log(`Inspector: ${inspector.url}`)
 console.log(`Send webhooks to: ${inspector.hooksUrl} (or ${inspector.hooksUrl}/<name>)`)
 console.log(
@@ -51,12 +57,6 @@ console.log(
     : 'Signatures: not checked (set WEBHOOK_SECRET or --secret)',
 )
 console.log('Press Ctrl+C to stop.')
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void inspector.close().then(() => process.exit(0))
-  })
-}
 
 function toInteger(flag: string, text: string): number {
   const value = Number(text)

@@ -88,14 +88,15 @@ if (!ok) {
 }
 
 if (keepOpen) {
+  // Listen before saying so: a script that reads the URL may stop us right after.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void inspector.close().then(() => process.exit(ok ? 0 : 1)))
+  }
   console.log(`\nInspector still running: open ${inspector.url}`)
   console.log(
     `Send it more: curl -X POST ${inspector.hooksUrl} -H 'content-type: application/json' -d '{"type":"track"}'`,
   )
   console.log('Press Ctrl+C to stop.')
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void inspector.close().then(() => process.exit(ok ? 0 : 1)))
-  }
 } else {
   await inspector.close()
   process.exitCode = ok ? 0 : 1
