@@ -11,8 +11,8 @@ export const FAULT_MODE_DESCRIPTIONS: Readonly<Record<FaultMode, string>> = {
   normal: 'answer 200',
   '500': 'answer 500 Internal Server Error',
   '429': 'answer 429 Too Many Requests with Retry-After',
-  hang: 'read the request and never answer in time (past the 5 s timeout)',
-  drop: 'read the request, then destroy the connection without answering',
+  hang: 'hold the request past the 5 s timeout without answering',
+  drop: 'destroy the connection without answering',
 }
 
 /** The current mode and how many more deliveries it applies to. */
