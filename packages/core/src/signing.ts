@@ -26,12 +26,22 @@ export type Hmac<R> = (
   encoding: 'hex' | 'base64',
 ) => R
 
-/** The text the classic `X-Signature` covers: the body, or a batch's first event. */
+/**
+ * The text the classic `X-Signature` covers: the body, or a batch's first event.
+ *
+ * @example
+ * classicSignedText(assembleBatch(['{"a":1}', '{"b":2}'], { maxEvents: 10 }).body) // '{"a":1}'
+ */
 export function classicSignedText(body: WebhookBody): string {
   return body.firstEventJson
 }
 
-/** The text a Standard Webhooks signature covers: `id.timestamp.body`. */
+/**
+ * The text a Standard Webhooks signature covers: `id.timestamp.body`.
+ *
+ * @example
+ * standardSignedText(singleBody('{"a":1}'), { id: 'msg_1', timestamp: 42 }) // 'msg_1.42.{"a":1}'
+ */
 export function standardSignedText(body: WebhookBody, context: SignatureContext): string {
   return `${context.id}.${context.timestamp}.${body.json}`
 }
@@ -39,7 +49,11 @@ export function standardSignedText(body: WebhookBody, context: SignatureContext)
 /**
  * The signatures a body needs, as `[header, value]` pairs computed with any HMAC
  * implementation, so the Node (sync) and WebCrypto (async) paths share one set
- * of rules. Empty without a secret.
+ * of rules. Empty without a secret. Throws a TypeError when the secret is
+ * empty, or not valid base64 for the standard scheme.
+ *
+ * @example
+ * const parts = signatureParts(settings, body, context, hmacWebCrypto) // [['X-Signature', Promise<string>]]
  */
 export function signatureParts<R>(
   settings: SigningSettings,
@@ -66,6 +80,9 @@ export function signatureParts<R>(
  * The classic HMAC key: the secret itself. Throws a TypeError for an empty
  * secret, which WebCrypto refuses and node:crypto accepts, so both paths agree.
  * Internal to the package (used by both signing paths).
+ *
+ * @example
+ * classicKey('s3cret') // 's3cret'
  */
 export function classicKey(secret: string): string {
   if (secret.length === 0) throw new TypeError('sharedSecret must not be empty')
@@ -80,6 +97,9 @@ let lastKey: Uint8Array | undefined
  * The Standard Webhooks HMAC key decoded from the secret, memoised for the last
  * secret seen. Throws a TypeError when the secret is not valid for the scheme.
  * Internal to the package (used by both signing paths).
+ *
+ * @example
+ * standardKey('whsec_c2VjcmV0') // Uint8Array [115, 101, 99, 114, 101, 116]
  */
 export function standardKey(secret: string): Uint8Array {
   if (secret !== lastSecret) {
@@ -91,7 +111,13 @@ export function standardKey(secret: string): Uint8Array {
   return lastKey
 }
 
-/** Adds the fixed Standard Webhooks headers around computed signatures. */
+/**
+ * Adds the fixed Standard Webhooks headers around computed signatures.
+ *
+ * @example
+ * assembleHeaders({ id: 'msg_1', timestamp: 42 }, [['webhook-signature', 'c2ln']])
+ * // { 'webhook-id': 'msg_1', 'webhook-timestamp': '42', 'webhook-signature': 'v1,c2ln' }
+ */
 export function assembleHeaders(
   context: SignatureContext,
   signatures: Array<[string, string]>,
@@ -174,14 +200,24 @@ export async function signatureHeaders(
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
-/** Lower-case hex of bytes. */
+/**
+ * Lower-case hex of bytes.
+ *
+ * @example
+ * toHex(new Uint8Array([1, 171])) // '01ab'
+ */
 export function toHex(bytes: Uint8Array): string {
   let out = ''
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i] as number]
   return out
 }
 
-/** Standard base64 of bytes. */
+/**
+ * Standard base64 of bytes.
+ *
+ * @example
+ * toBase64(new Uint8Array([1, 171])) // 'Aas='
+ */
 export function toBase64(bytes: Uint8Array): string {
   let binary = ''
   for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i] as number)

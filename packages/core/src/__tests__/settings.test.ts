@@ -274,7 +274,7 @@ describe('settings: the shared secret', () => {
     const breakers: Array<(secret: string) => Record<string, unknown>> = [
       (s) => ({ webhooks: undefined, sharedSecret: s }),
       (s) => ({ webhooks: [], sharedSecret: s }),
-      (s) => ({ webhooks: [URL_A], sharedSecret: s, signature: 'standard' }),
+      (s) => ({ webhooks: [URL_A], sharedSecret: `${s}!`, signature: 'standard' }),
       (s) => ({ webhooks: [URL_A], sharedSecret: s, batchSize: 0 }),
       (s) => ({ webhooks: [URL_A], sharedSecret: s, signature: 'nope' }),
       (s) => ({ webhooks: [URL_A], sharedSecret: s, headers: { 'X-Signature': s } }),
