@@ -1,9 +1,11 @@
-/** The `analytics-webhooks` command: queue stats and the dead-letter store (list, replay, purge) of a SQLite queue file. */
+/** The `analytics-webhooks` command: queue stats and the dead-letter store (list, replay, purge) of a SQLite file or a PostgreSQL database. */
 
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { defaultSqlitePath, SqliteQueueStore } from './store/sqlite.js'
-import type { DeadLetter, DeadSelection, QueueStats } from './store/types.js'
+import { loadPostgresStore } from './store/index.js'
+import { DATABASE_URL_ENV } from './store/postgres-options.js'
+import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from './store/sqlite.js'
+import type { DeadLetter, DeadSelection, QueueStats, QueueStore } from './store/types.js'
 
 const HELP = `Usage: analytics-webhooks <command> [options]
 
@@ -15,6 +17,10 @@ Commands:
 
 Options:
   --db PATH       The SQLite queue file (default: $ANALYTICS_WEBHOOKS_DB, else ./.data/analytics-webhooks.sqlite)
+  --database-url URL
+                  A PostgreSQL queue instead (default: $DATABASE_URL when neither --db nor
+                  $ANALYTICS_WEBHOOKS_DB is given); the password is never printed
+  --schema NAME   With PostgreSQL: the queue's schema (default: analytics_webhooks)
   --queue NAME    Only this queue (default: every queue in the file)
   --all           With replay or purge: every dead letter (of --queue, if given)
   --limit N       With dead list: at most N letters (default 100)
@@ -46,6 +52,8 @@ function parse(argv: string[]) {
       allowPositionals: true,
       options: {
         db: { type: 'string' },
+        'database-url': { type: 'string' },
+        schema: { type: 'string' },
         queue: { type: 'string' },
         all: { type: 'boolean', default: false },
         limit: { type: 'string' },
@@ -133,7 +141,7 @@ export async function runCli(
   out: (text: string) => void,
   err: (text: string) => void,
 ): Promise<number> {
-  let store: SqliteQueueStore | undefined
+  let store: QueueStore | undefined
   try {
     const { values, positionals } = parse(argv)
     if (values.help || positionals.length === 0) {
@@ -141,14 +149,38 @@ export async function runCli(
       return values.help ? 0 : 2
     }
     const [command, sub, ...rest] = positionals
-    const path = values.db ?? defaultSqlitePath()
     const known =
       command === 'stats' || (command === 'dead' && ['list', 'replay', 'purge'].includes(sub ?? ''))
     if (!known) throw new UsageError(`unknown command: ${positionals.join(' ')} (see --help)`)
-    if (!existsSync(path))
-      throw new CommandError('no_database', `no queue database at ${path} (use --db PATH)`)
-    store = new SqliteQueueStore({ path })
-    store.openSync()
+    if (values.db !== undefined && values['database-url'] !== undefined)
+      throw new UsageError('give --db or --database-url, not both')
+    // PostgreSQL when asked for, or when only $DATABASE_URL says where the queue is.
+    const databaseUrl =
+      values['database-url'] ??
+      (values.db === undefined && !process.env[DB_PATH_ENV]
+        ? process.env[DATABASE_URL_ENV]
+        : undefined)
+    if (databaseUrl) {
+      // `migrate: false`: the CLI reads and repairs a queue, it never creates one.
+      store = await loadPostgresStore({
+        connectionString: databaseUrl,
+        ...(values.schema === undefined ? {} : { schema: values.schema }),
+        max: 1,
+        migrate: false,
+      })
+      await store.open()
+    } else {
+      if (values.schema !== undefined) throw new UsageError('--schema needs --database-url')
+      const path = values.db ?? defaultSqlitePath()
+      if (!existsSync(path))
+        throw new CommandError(
+          'no_database',
+          `no queue database at ${path} (use --db PATH or --database-url URL)`,
+        )
+      const sqlite = new SqliteQueueStore({ path })
+      sqlite.openSync()
+      store = sqlite
+    }
     const queue = values.queue
     const print = (json: unknown, text: string) =>
       out(values.json ? JSON.stringify(json, null, 2) : text)

@@ -65,8 +65,15 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
   )
 }
 
-/** Makes a PostgreSQL store; the dynamic import keeps `pg` an optional peer dependency. */
-async function loadPostgresStore(options: PostgresConnectionOptions): Promise<QueueStore> {
+/**
+ * Makes an unopened PostgreSQL store; the dynamic import keeps `pg` an optional
+ * peer dependency (`PostgresStoreError` `pg_not_installed` when it is missing).
+ *
+ * @example
+ * const store = await loadPostgresStore({ connectionString: process.env.DATABASE_URL ?? '' })
+ * await store.open()
+ */
+export async function loadPostgresStore(options: PostgresConnectionOptions): Promise<QueueStore> {
   let driver: typeof import('./postgres.js')
   try {
     driver = await import('./postgres.js')

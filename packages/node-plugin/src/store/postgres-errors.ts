@@ -10,6 +10,8 @@ export type PostgresStoreErrorCode =
   | 'invalid_schema'
   /** Another option (such as `max`) is out of range. */
   | 'invalid_option'
+  /** The queue's schema does not exist (and the store was told not to create it). */
+  | 'missing_schema'
   /** The database schema is newer than this version of the plugin. */
   | 'future_schema'
   /** A method was called before `open()` or after `close()`. */

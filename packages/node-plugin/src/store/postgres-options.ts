@@ -18,6 +18,12 @@ export interface PostgresConnectionOptions {
   readonly max?: number
   /** Reported in `pg_stat_activity`. Default `analytics-webhooks`. */
   readonly applicationName?: string
+  /**
+   * `true` (default): `open()` creates the schema or migrates it. `false`:
+   * `open()` only checks that the queue's schema exists (`missing_schema`
+   * otherwise), for tools such as the CLI that must not create tables.
+   */
+  readonly migrate?: boolean
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/

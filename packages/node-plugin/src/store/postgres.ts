@@ -81,6 +81,7 @@ export class PostgresQueueStore implements QueueStore {
   private readonly s: string
   private readonly channel: string
   private readonly shard: number
+  private readonly migrate: boolean
   private opened = false
   private closed = false
   private listener: pg.Client | null = null
@@ -106,6 +107,7 @@ export class PostgresQueueStore implements QueueStore {
     // An idle client that loses its server must not crash the process; the next query reports it.
     this.pool.on('error', () => {})
     this.schema = schema
+    this.migrate = options.migrate ?? true
     this.s = `"${schema}"`
     this.channel = `aw_wake_${schema}`
     this.shard = Math.floor(Math.random() * COUNTER_SHARDS)
@@ -134,7 +136,8 @@ export class PostgresQueueStore implements QueueStore {
       )
     }
     try {
-      await migratePostgres(client, this.s, this.schema)
+      if (this.migrate) await migratePostgres(client, this.s, this.schema)
+      else await this.checkSchemaExists(client)
     } catch (error) {
       if ((error as { code?: unknown }).code === 'future_schema') {
         throw new PostgresStoreError('future_schema', describe(error))
@@ -565,6 +568,19 @@ export class PostgresQueueStore implements QueueStore {
     await this.stopListener()
     // Checked on the pool too: a close through a wrapper object must not end it a second time.
     if (this.ownsPool && !this.pool.ending && !this.pool.ended) await this.pool.end()
+  }
+
+  private async checkSchemaExists(client: pg.PoolClient): Promise<void> {
+    const { rows } = await client.query<{ found: string | null }>(
+      `SELECT to_regclass($1) AS found`,
+      [`${this.s}.schema_migrations`],
+    )
+    if (!rows[0]?.found) {
+      throw new PostgresStoreError(
+        'missing_schema',
+        `No analytics-webhooks queue in PostgreSQL schema ${this.schema} (start the plugin once, or pass the right schema)`,
+      )
+    }
   }
 
   private assertOpen(): void {
