@@ -39,6 +39,10 @@ export interface DeliveryWorkerConfig {
   readonly events: PluginEvents
 }
 
+/** Delivered ids are recorded in groups of this many, or after this long, whichever comes first. */
+const COMPLETE_GROUP = 128
+const COMPLETE_DELAY_MS = 5
+
 /** One request: the deliveries it carries and its body. */
 interface Unit {
   readonly deliveries: readonly StoredDelivery[]
@@ -69,7 +73,7 @@ export class DeliveryWorker {
   private readonly inFlight = new Set<Promise<void>>()
   private pendingComplete: string[] = []
   private completing: Promise<void> = Promise.resolve()
-  private completeScheduled = false
+  private completeTimer: ReturnType<typeof setTimeout> | undefined
   private running: Promise<void> | undefined
   private stopping = false
   private wakeUp: (() => void) | undefined
@@ -311,9 +315,9 @@ export class DeliveryWorker {
 
   private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
     for (const d of unit.deliveries) this.pendingComplete.push(d.id)
-    if (!this.completeScheduled) {
-      this.completeScheduled = true
-      setImmediate(() => this.writeCompletions())
+    if (this.pendingComplete.length >= COMPLETE_GROUP) this.writeCompletions()
+    else if (this.completeTimer === undefined) {
+      this.completeTimer = setTimeout(this.writeCompletions, COMPLETE_DELAY_MS)
     }
     const { events } = this.config
     if (events.has('delivered')) {
@@ -331,9 +335,12 @@ export class DeliveryWorker {
     }
   }
 
-  /** Records delivered deliveries in one transaction per burst of responses. */
-  private writeCompletions(): void {
-    this.completeScheduled = false
+  /** Records delivered deliveries, many per transaction (a crash before it only means a resend: at-least-once). */
+  private readonly writeCompletions = (): void => {
+    if (this.completeTimer !== undefined) {
+      clearTimeout(this.completeTimer)
+      this.completeTimer = undefined
+    }
     if (this.pendingComplete.length === 0) return
     const ids = this.pendingComplete
     this.pendingComplete = []

@@ -22,6 +22,7 @@ import { DeliveryWorker } from './delivery.js'
 import { WebhookPluginError } from './errors.js'
 import { type Listener, PluginEvents, type WebhookPluginEvents } from './events.js'
 import { createDispatcher } from './http.js'
+import { deliveryId } from './id.js'
 import { resolveStore, type StoreOption } from './store/index.js'
 import type { QueueStats, QueueStore } from './store/types.js'
 
@@ -205,7 +206,7 @@ export function webhookPlugin(
       return deadLetterInvalid(ctx, event, messageId, error)
     }
     try {
-      await commits.add({ id: randomUUID(), body, messageId, enqueuedAt: now() })
+      await commits.add({ id: deliveryId(), body, messageId, enqueuedAt: now() })
     } catch (error) {
       const reason = new WebhookPluginError(
         'commit_failed',
@@ -229,7 +230,7 @@ export function webhookPlugin(
     const detail =
       error instanceof PayloadError ? error.message : `Invalid webhook payload: ${String(error)}`
     const at = now()
-    const id = randomUUID()
+    const id = deliveryId()
     try {
       await commits.addDead({
         id,
@@ -280,7 +281,7 @@ export function webhookPlugin(
     async delete(request) {
       if (closed) throw closedError()
       const body = serializePayload(toDeletePayload(request))
-      await commits.add({ id: randomUUID(), body, messageId: null, enqueuedAt: now() })
+      await commits.add({ id: deliveryId(), body, messageId: null, enqueuedAt: now() })
       void startWorker().catch((error) => events.emit('error', error))
     },
 

@@ -41,7 +41,6 @@ const MIGRATIONS: readonly string[] = [
      seq INTEGER PRIMARY KEY,
      queue TEXT NOT NULL,
      id TEXT NOT NULL UNIQUE,
-     body TEXT NOT NULL,
      message_id TEXT,
      enqueued_at INTEGER NOT NULL,
      attempts INTEGER NOT NULL DEFAULT 0,
@@ -53,6 +52,11 @@ const MIGRATIONS: readonly string[] = [
      last_status INTEGER
    );
    CREATE INDEX deliveries_ready ON deliveries (queue, ready_at, seq);
+   -- Bodies live apart, so a claim or a retry rewrites a small row, not the payload.
+   CREATE TABLE delivery_bodies (
+     seq INTEGER PRIMARY KEY,
+     body TEXT NOT NULL
+   );
    CREATE TABLE dead_letters (
      seq INTEGER PRIMARY KEY,
      queue TEXT NOT NULL,
@@ -75,9 +79,9 @@ const MIGRATIONS: readonly string[] = [
 ]
 
 interface DeliveryRow {
+  seq: number
   queue: string
   id: string
-  body: string
   message_id: string | null
   enqueued_at: number
   attempts: number
@@ -166,12 +170,15 @@ export class SqliteQueueStore implements QueueStore {
   async enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return
     const insert = this.statement(
-      `INSERT INTO deliveries (queue, id, body, message_id, enqueued_at, due_at, ready_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     )
+    const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     this.database.transaction(() => {
       for (const d of deliveries) {
-        insert.run(queue, d.id, d.body, d.messageId, d.enqueuedAt, d.enqueuedAt, d.enqueuedAt)
+        const at = d.enqueuedAt
+        const { lastInsertRowid } = insert.run(queue, d.id, d.messageId, at, at, at)
+        insertBody.run(lastInsertRowid, d.body)
       }
     })()
   }
@@ -209,29 +216,42 @@ export class SqliteQueueStore implements QueueStore {
     const lease = this.statement(
       `UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
        WHERE seq IN (SELECT seq FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?)
-       RETURNING seq, queue, id, body, message_id, enqueued_at, attempts, due_at, last_reason, last_status`,
+       RETURNING seq, queue, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status`,
     )
+    const bodyOf = this.statement('SELECT body FROM delivery_bodies WHERE seq = ?').pluck()
     const until = now + leaseMs
-    const rows = lease.all(until, until, worker, queue, now, limit) as (DeliveryRow & {
-      seq: number
-    })[]
-    // RETURNING gives no order; the claim is oldest due first, then first enqueued.
-    rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
-    const claimed: StoredDelivery[] = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) claimed[i] = toStoredDelivery(rows[i] as DeliveryRow)
-    return claimed
+    return this.database.transaction(() => {
+      const rows = lease.all(until, until, worker, queue, now, limit) as DeliveryRow[]
+      // RETURNING gives no order; the claim is oldest due first, then first enqueued.
+      rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
+      const claimed: StoredDelivery[] = new Array(rows.length)
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i] as DeliveryRow
+        claimed[i] = toStoredDelivery(row, bodyOf.get(row.seq) as string)
+      }
+      return claimed
+    })()
   }
 
   async complete(queue: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
-    const remove = this.statement('DELETE FROM deliveries WHERE queue = ? AND id = ?')
+    const remove = this.statement(
+      'DELETE FROM deliveries WHERE queue = ? AND id = ? RETURNING seq',
+    ).pluck()
+    const removeBody = this.statement('DELETE FROM delivery_bodies WHERE seq = ?')
     const count = this.statement(
       `INSERT INTO queue_counters (queue, delivered, retried) VALUES (?, ?, 0)
        ON CONFLICT (queue) DO UPDATE SET delivered = delivered + excluded.delivered`,
     )
     this.database.transaction(() => {
       let removed = 0
-      for (const id of ids) removed += remove.run(queue, id).changes
+      for (const id of ids) {
+        const seq = remove.get(queue, id)
+        if (seq !== undefined) {
+          removeBody.run(seq)
+          removed++
+        }
+      }
       if (removed > 0) count.run(queue, removed)
     })()
   }
@@ -281,23 +301,18 @@ export class SqliteQueueStore implements QueueStore {
     if (ids.length === 0) return
     const move = this.statement(
       `INSERT INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
-       SELECT queue, id, body, message_id, enqueued_at, ?, ?, ?, ?, ? FROM deliveries WHERE queue = ? AND id = ?`,
+       SELECT d.queue, d.id, b.body, d.message_id, d.enqueued_at, ?, ?, ?, ?, ?
+       FROM deliveries d JOIN delivery_bodies b ON b.seq = d.seq WHERE d.queue = ? AND d.id = ?`,
     )
-    const remove = this.statement('DELETE FROM deliveries WHERE queue = ? AND id = ?')
+    const remove = this.statement(
+      'DELETE FROM deliveries WHERE queue = ? AND id = ? RETURNING seq',
+    ).pluck()
+    const removeBody = this.statement('DELETE FROM delivery_bodies WHERE seq = ?')
+    const { attempts, now, reason, status, detail } = update
     this.database.transaction(() => {
       for (const id of ids) {
-        if (
-          move.run(
-            update.attempts,
-            update.now,
-            update.reason,
-            update.status,
-            update.detail,
-            queue,
-            id,
-          ).changes > 0
-        ) {
-          remove.run(queue, id)
+        if (move.run(attempts, now, reason, status, detail, queue, id).changes > 0) {
+          removeBody.run(remove.get(queue, id))
         }
       }
     })()
@@ -381,16 +396,25 @@ export class SqliteQueueStore implements QueueStore {
     options: { now: number; queue?: string },
   ): Promise<number> {
     const [where, args] = deadWhere(selection, options.queue)
-    const move = this.statement(
-      `INSERT INTO deliveries (queue, id, body, message_id, enqueued_at, due_at, ready_at)
-       SELECT queue, id, body, message_id, ?, ?, ? FROM dead_letters WHERE ${where} ORDER BY seq`,
+    const take = this.statement(
+      `DELETE FROM dead_letters WHERE ${where} RETURNING seq, queue, id, body, message_id`,
     )
-    const remove = this.statement(`DELETE FROM dead_letters WHERE ${where}`)
+    const insert = this.statement(
+      `INSERT INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
+    const now = options.now
     return this.database.transaction(() => {
       let moved = 0
       for (const a of args) {
-        moved += move.run(options.now, options.now, options.now, ...a).changes
-        remove.run(...a)
+        const rows = take.all(...a) as (DeadRow & { seq: number })[]
+        rows.sort((x, y) => x.seq - y.seq)
+        for (const row of rows) {
+          const { lastInsertRowid } = insert.run(row.queue, row.id, row.message_id, now, now, now)
+          insertBody.run(lastInsertRowid, row.body)
+          moved++
+        }
       }
       return moved
     })()
@@ -435,10 +459,10 @@ function migrate(db: Database.Database): void {
   }).immediate()
 }
 
-function toStoredDelivery(row: DeliveryRow): StoredDelivery {
+function toStoredDelivery(row: DeliveryRow, body: string): StoredDelivery {
   return {
     id: row.id,
-    body: row.body,
+    body,
     messageId: row.message_id,
     enqueuedAt: row.enqueued_at,
     queue: row.queue,
