@@ -67,6 +67,9 @@ type WakeListener = () => void
  * `FOR UPDATE SKIP LOCKED` and leases, so each delivery is held by one worker
  * at a time and a dead worker's deliveries are taken over once its lease
  * expires. Enqueues `NOTIFY` idle workers (see {@link PostgresQueueStore.subscribe}).
+ * Statements that change several deliveries lock them in id order, so two
+ * workers finishing overlapping sets (after a lease takeover) wait for each
+ * other instead of deadlocking; `wake` skips rows another statement holds.
  *
  * @example
  * const store = new PostgresQueueStore({ connectionString: process.env.DATABASE_URL })
@@ -261,8 +264,10 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH done AS (
-         DELETE FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) RETURNING 1
+      `WITH locked AS (
+         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
+       ), done AS (
+         DELETE FROM ${this.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
        )
        INSERT INTO ${this.s}.counters AS c (queue, shard, delivered)
        SELECT $1, $3, count(*) FROM done HAVING count(*) > 0
@@ -286,11 +291,13 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH moved AS (
-         UPDATE ${this.s}.deliveries
+      `WITH locked AS (
+         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
+       ), moved AS (
+         UPDATE ${this.s}.deliveries AS d
          SET next_attempt_at = $3, attempts = $4, last_reason = $5, last_status = $6,
              lease_owner = NULL, lease_expires_at = NULL
-         WHERE queue = $1 AND id = ANY($2::text[])
+         FROM locked WHERE d.queue = $1 AND d.id = locked.id
          RETURNING 1
        )
        INSERT INTO ${this.s}.counters AS c (queue, shard, retried)
@@ -320,9 +327,11 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH moved AS (
-         DELETE FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[])
-         RETURNING queue, id, body, message_id, enqueued_at, seq
+      `WITH locked AS (
+         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
+       ), moved AS (
+         DELETE FROM ${this.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id
+         RETURNING d.queue, d.id, d.body, d.message_id, d.enqueued_at, d.seq
        )
        INSERT INTO ${this.s}.dead_letters AS x
          (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
@@ -345,9 +354,11 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH freed AS (
-         UPDATE ${this.s}.deliveries SET lease_owner = NULL, lease_expires_at = NULL
-         WHERE queue = $1 AND id = ANY($2::text[]) RETURNING 1
+      `WITH locked AS (
+         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
+       ), freed AS (
+         UPDATE ${this.s}.deliveries AS d SET lease_owner = NULL, lease_expires_at = NULL
+         FROM locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
        )
        SELECT pg_notify($3, $1) FROM (SELECT 1 FROM freed LIMIT 1) AS any_freed`,
       [queue, [...ids], this.channel],
@@ -364,10 +375,14 @@ export class PostgresQueueStore implements QueueStore {
   async wake(queue: string, now: number): Promise<number> {
     this.assertOpen()
     const { rows } = await this.pool.query<{ n: string }>(
-      `WITH woken AS (
-         UPDATE ${this.s}.deliveries SET next_attempt_at = $2
+      `WITH waiting AS (
+         SELECT id FROM ${this.s}.deliveries
          WHERE queue = $1 AND next_attempt_at > $2
            AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+         FOR UPDATE SKIP LOCKED
+       ), woken AS (
+         UPDATE ${this.s}.deliveries AS d SET next_attempt_at = $2
+         FROM waiting WHERE d.queue = $1 AND d.id = waiting.id
          RETURNING 1
        ), n AS (SELECT count(*) AS n FROM woken)
        SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $1) END FROM n`,

@@ -240,6 +240,32 @@ describePostgres('PostgreSQL claims and leases', (url) => {
     expect(got.map((d) => d.id)).toEqual([b?.id, c?.id])
   })
 
+  it('two workers finishing overlapping sets in opposite orders never deadlock', async () => {
+    const other = makeStore(url, store.schema, { max: 2 })
+    await other.open()
+    for (let round = 0; round < 10; round++) {
+      const batch = deliveries(40)
+      await store.enqueue(Q, batch)
+      const ids = batch.map((d) => d.id)
+      const reversed = [...ids].reverse()
+      await Promise.all([
+        store.complete(Q, ids),
+        other.retry(Q, reversed, { at: 0, attempts: 1, reason: 'timeout', status: null }),
+        store.kill(Q, reversed.slice(0, 20), {
+          now: 1,
+          attempts: 1,
+          reason: 'http_4xx',
+          status: 400,
+          detail: null,
+        }),
+        other.release(Q, ids.slice(10)),
+        other.wake(Q, 10),
+      ])
+    }
+    const stats = await store.stats(Q)
+    expect(stats.delivered + stats.dead + stats.queued).toBe(400)
+  })
+
   it('keeps queues apart in one schema', async () => {
     await store.enqueue('one', deliveries(2))
     await store.enqueue('two', deliveries(3))
