@@ -11,7 +11,12 @@ import { batchBody, headersFor, post, SECRET } from './deliveries.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const available = existsSync(CHROMIUM)
-const SCREENSHOT = fileURLToPath(new URL('../../../../docs/inspector.png', import.meta.url))
+// Every run takes the screenshot; it replaces the README's copy only when asked, so a test run leaves the tree clean.
+const SCREENSHOT = fileURLToPath(
+  process.env.UPDATE_SCREENSHOT === '1'
+    ? new URL('../../../../docs/inspector.png', import.meta.url)
+    : new URL('../../test-results/inspector.png', import.meta.url),
+)
 
 if (!available) {
   console.warn(`\n[inspector] Chromium not found at ${CHROMIUM}: skipping the page tests.\n`)
