@@ -255,3 +255,9 @@ try {
 console.log(`\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`)
 console.log('| bench | plugin | baseline | ratio | goal |\n| --- | --- | --- | --- | --- |')
 for (const row of rows) console.log(`| ${row.join(' | ')} |`)
+
+// 5. PostgreSQL: 1, 2 and 4 worker processes on one database vs SQLite, enqueue from 4 processes
+// (bench/postgres.ts prints its own table; it skips with a notice without DATABASE_URL).
+if (process.env.BENCH_ONLY === undefined || process.env.BENCH_ONLY.split(',').includes('5')) {
+  await (await import('./postgres.js')).runPostgresBench()
+}
