@@ -42,6 +42,8 @@ export interface DeliveryWorkerConfig {
 /** Delivered ids are recorded in groups of this many, or after this long, whichever comes first. */
 const COMPLETE_GROUP = 128
 const COMPLETE_DELAY_MS = 5
+/** How long after a commit the worker wakes, to claim what arrives meanwhile in one go. */
+const ENQUEUE_WAKE_DELAY_MS = 5
 
 /** One request: the deliveries it carries and its body. */
 interface Unit {
@@ -74,6 +76,7 @@ export class DeliveryWorker {
   private pendingComplete: string[] = []
   private completing: Promise<void> = Promise.resolve()
   private completeTimer: ReturnType<typeof setTimeout> | undefined
+  private enqueueTimer: ReturnType<typeof setTimeout> | undefined
   private running: Promise<void> | undefined
   private stopping = false
   private wakeUp: (() => void) | undefined
@@ -117,9 +120,24 @@ export class DeliveryWorker {
     await this.completing
   }
 
+  /**
+   * Wakes the loop soon after new deliveries were committed: a few ms later,
+   * so a stream of single events is claimed in groups rather than one claim each.
+   */
+  enqueued(): void {
+    if (this.enqueueTimer !== undefined || this.stopping) return
+    this.enqueueTimer = setTimeout(() => {
+      this.enqueueTimer = undefined
+      this.notify()
+    }, ENQUEUE_WAKE_DELAY_MS)
+    this.enqueueTimer.unref()
+  }
+
   /** Stops claiming, lets requests in flight finish, gives unsent claims back and records everything. */
   async stop(): Promise<void> {
     this.stopping = true
+    if (this.enqueueTimer !== undefined) clearTimeout(this.enqueueTimer)
+    this.enqueueTimer = undefined
     this.notify()
     await this.running
     this.running = undefined

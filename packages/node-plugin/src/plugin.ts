@@ -160,7 +160,7 @@ export function webhookPlugin(
     return opening
   }
 
-  const commits = new CommitGroup(storeReady, queue, () => worker?.notify())
+  const commits = new CommitGroup(storeReady, queue, () => worker?.enqueued())
 
   async function startWorker(): Promise<DeliveryWorker> {
     const store = await storeReady()
