@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Sums every workspace's vitest JSON report into the one plain line CI reads: "N passed, N failed".
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 let passed = 0
@@ -22,7 +22,9 @@ for (const group of ['packages', 'apps']) {
     passed += r.numPassedTests
     failed += r.numFailedTests
     skipped += r.numPendingTests + r.numTodoTests
-    console.log(`${dir}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)
+    console.log(
+      `${dir}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
+    )
   }
 }
 for (const dir of missing) console.log(`${dir}: no test report (did its tests run?)`)
