@@ -162,6 +162,8 @@ export function webhookPlugin(
 
   const commits = new CommitGroup(storeReady, queue, () => worker?.enqueued())
 
+  let stopWakeups: Promise<(() => Promise<void>) | undefined> | undefined
+
   async function startWorker(): Promise<DeliveryWorker> {
     const store = await storeReady()
     if (!worker) {
@@ -180,6 +182,14 @@ export function webhookPlugin(
         backoff: new DestinationBackoff(options.backoff),
         events,
       })
+      // Commits in other processes wake this worker (PostgreSQL LISTEN/NOTIFY) rather than it
+      // polling; without it (or if listening fails) it still looks every pollIntervalMs.
+      stopWakeups = store
+        .subscribe?.(queue, () => worker?.enqueued())
+        .catch((error: unknown) => {
+          events.emit('error', error instanceof Error ? error : new Error(String(error)))
+          return undefined
+        })
     }
     if (!closed) worker.start()
     return worker
@@ -311,6 +321,7 @@ export function webhookPlugin(
       closed = true
       await commits.flush().catch(() => undefined)
       await worker?.stop()
+      await (await stopWakeups)?.().catch(() => undefined)
       if (opening) {
         const store = await opening.catch(() => undefined)
         if (store && choice.owned) await store.close()
