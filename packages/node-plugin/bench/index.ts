@@ -203,14 +203,7 @@ async function benchBacklog(receiver: BenchReceiver): Promise<void> {
   console.log(`prefilled ${fmt(BACKLOG_EVENTS)} events in ${(since(start) / 1000).toFixed(1)} s`)
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(import.meta.dirname, 'rss.ts'),
-      path,
-      receiver.url,
-      String(RSS_SECONDS),
-    ],
+    [join(import.meta.dirname, 'rss.mjs'), path, receiver.url, String(RSS_SECONDS)],
     { maxBuffer: 1 << 20 },
   )
   const result = JSON.parse(stdout.trim().split('\n').pop() as string) as {
