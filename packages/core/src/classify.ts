@@ -151,6 +151,31 @@ export function classifyError(error: unknown): AttemptResult {
   return { verdict: 'retry', reason: 'network' }
 }
 
+/**
+ * Classifies an error thrown by a browser's `fetch`, which never says more than
+ * this: an `AbortError` or `TimeoutError` (the request was aborted on its
+ * deadline) is a `timeout`; anything else (a `TypeError` for refused, reset,
+ * DNS, CORS or TLS failures, which browsers do not tell apart) is `network`.
+ * Both are temporary. Use {@link classifyError} for Node clients, whose error
+ * codes it reads; this one leaves their tables out of browser bundles. Never throws.
+ *
+ * @example
+ * classifyFetchError(new DOMException('aborted', 'AbortError')) // { verdict: 'retry', reason: 'timeout' }
+ * classifyFetchError(new TypeError('Failed to fetch')) // { verdict: 'retry', reason: 'network' }
+ */
+export function classifyFetchError(error: unknown): AttemptResult {
+  let name: unknown
+  try {
+    name = (error as { name?: unknown } | null | undefined)?.name
+  } catch {
+    // A getter or a revoked Proxy threw: nothing more to learn.
+  }
+  return {
+    verdict: 'retry',
+    reason: name === 'AbortError' || name === 'TimeoutError' ? 'timeout' : 'network',
+  }
+}
+
 /** The `code` and `name` of an error, its `cause` chain and an AggregateError's members. */
 function* errorChain(
   error: unknown,

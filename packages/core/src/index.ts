@@ -11,6 +11,7 @@ export {
 export {
   type AttemptResult,
   classifyError,
+  classifyFetchError,
   classifyResponse,
   type PermanentReason,
   parseRetryAfter,

@@ -188,7 +188,7 @@ function parseWebhooks(value: unknown): readonly string[] {
       throw new SettingsError(
         field,
         'credentials_in_url',
-        'must not carry credentials; use headers instead',
+        'must not contain credentials; use headers',
       )
     }
     const normalised = url.href
@@ -202,11 +202,7 @@ function parseWebhooks(value: unknown): readonly string[] {
 function parseHeaders(value: unknown): Readonly<Record<string, string>> {
   if (value === undefined) return Object.freeze({})
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new SettingsError(
-      'headers',
-      'invalid_type',
-      'must be an object of header names to values',
-    )
+    throw new SettingsError('headers', 'invalid_type', 'must be an object')
   }
   const headers: Record<string, string> = {}
   const seen = new Set<string>()
@@ -216,23 +212,15 @@ function parseHeaders(value: unknown): Readonly<Record<string, string>> {
       throw new SettingsError(
         field,
         'invalid_header_name',
-        'header names must be HTTP tokens (no spaces, colons or quotes)',
+        'must be an HTTP token (no spaces, colons or quotes)',
       )
     }
     const lower = name.toLowerCase()
     if (RESERVED_HEADERS.has(lower)) {
-      throw new SettingsError(
-        field,
-        'reserved_header',
-        'is set by the destination and cannot be overridden',
-      )
+      throw new SettingsError(field, 'reserved_header', 'is set by the destination')
     }
     if (seen.has(lower))
-      throw new SettingsError(
-        field,
-        'duplicate',
-        'repeats a header name (names are case-insensitive)',
-      )
+      throw new SettingsError(field, 'duplicate', 'repeats a header (case-insensitive)')
     seen.add(lower)
     if (typeof headerValue !== 'string')
       throw new SettingsError(field, 'invalid_type', 'must be a string')
@@ -240,7 +228,7 @@ function parseHeaders(value: unknown): Readonly<Record<string, string>> {
       throw new SettingsError(
         field,
         'invalid_header_value',
-        'must not contain CR, LF, NUL, other control characters or characters above U+00FF',
+        'must not contain control characters or characters above U+00FF',
       )
     }
     headers[name] = headerValue
@@ -256,7 +244,7 @@ function parseSecret(value: unknown, signature: SignatureScheme): string | undef
     throw new SettingsError(
       'sharedSecret',
       'empty_secret',
-      'must not be empty; leave it out to send unsigned requests',
+      'must not be empty (leave it out to send unsigned)',
     )
   }
   if (signature !== 'classic' && decodeStandardSecret(value) === undefined) {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AttemptResult,
   classifyError,
+  classifyFetchError,
   classifyResponse,
   parseRetryAfter,
   type Verdict,
@@ -266,6 +267,51 @@ describe('classification: error codes on the error or in its cause chain', () =>
   })
 })
 
+describe("classification: a browser fetch's errors are timeout or network (classifyFetchError)", () => {
+  it('AbortError and TimeoutError are timeouts; everything else fetch throws is network', () => {
+    const table: Array<[unknown, AttemptResult]> = [
+      [new DOMException('aborted', 'AbortError'), { verdict: 'retry', reason: 'timeout' }],
+      [new DOMException('timed out', 'TimeoutError'), { verdict: 'retry', reason: 'timeout' }],
+      [new TypeError('Failed to fetch'), { verdict: 'retry', reason: 'network' }],
+      [
+        new TypeError('NetworkError when attempting to fetch resource.'),
+        { verdict: 'retry', reason: 'network' },
+      ],
+      [new Error('boom'), { verdict: 'retry', reason: 'network' }],
+      ['boom', { verdict: 'retry', reason: 'network' }],
+      [null, { verdict: 'retry', reason: 'network' }],
+      [undefined, { verdict: 'retry', reason: 'network' }],
+      [{ name: 7 }, { verdict: 'retry', reason: 'network' }],
+    ]
+    for (const [error, expected] of table) expect(classifyFetchError(error)).toEqual(expected)
+  })
+
+  it('agrees with classifyError on every error a browser fetch can produce (no codes)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom('AbortError', 'TimeoutError', 'TypeError', 'Error'), fc.string()),
+        fc.string(),
+        (name, message) => {
+          const error = new DOMException(message, name)
+          expect(classifyFetchError(error)).toEqual(classifyError(error))
+        },
+      ),
+    )
+  })
+
+  it('survives an error whose properties throw', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    const hostile = {
+      get name(): string {
+        throw new Error('getter')
+      },
+    }
+    expect(classifyFetchError(proxy)).toEqual({ verdict: 'retry', reason: 'network' })
+    expect(classifyFetchError(hostile)).toEqual({ verdict: 'retry', reason: 'network' })
+  })
+})
+
 describe('classification: real failures from fetch and undici on 127.0.0.1', () => {
   const { cert, key } = selfSignedCertificate('localhost')
   let tlsRequests = 0
@@ -343,6 +389,18 @@ describe('classification: real failures from fetch and undici on 127.0.0.1', () 
     expect(viaUndici).toBeInstanceOf(undiciErrors.HeadersTimeoutError)
     expect(classifyError(viaFetch)).toEqual({ verdict: 'retry', reason: 'timeout' })
     expect(classifyError(viaUndici)).toEqual({ verdict: 'retry', reason: 'timeout' })
+    expect(classifyFetchError(viaFetch)).toEqual({ verdict: 'retry', reason: 'timeout' })
+  })
+
+  it('classifyFetchError: a refused connection is network, an aborted request is a timeout', async () => {
+    const refused = await failureOf(() => fetch(`http://127.0.0.1:${refusedPort}/`))
+    const abort = new AbortController()
+    setTimeout(() => abort.abort(), 50)
+    const aborted = await failureOf(() =>
+      fetch(`http://127.0.0.1:${ports.silent}/`, { signal: abort.signal }),
+    )
+    expect(classifyFetchError(refused)).toEqual({ verdict: 'retry', reason: 'network' })
+    expect(classifyFetchError(aborted)).toEqual({ verdict: 'retry', reason: 'timeout' })
   })
 
   it('a self-signed certificate is a permanent tls failure, and no request reaches the host', async () => {
