@@ -16,6 +16,8 @@ const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export interface BundleSize {
   readonly minified: number
   readonly gzipped: number
+  /** Minified bytes each source module puts in the bundle, largest first. */
+  readonly modules: ReadonlyArray<readonly [string, number]>
 }
 
 /**
@@ -23,7 +25,7 @@ export interface BundleSize {
  * browsers with esbuild, minifies it and gzips it with node:zlib at level 9.
  *
  * @example
- * await measure("export * from './dist/index.js'") // { minified: 9312, gzipped: 3870 }
+ * await measure("export * from './dist/index.js'") // { minified: 9312, gzipped: 3870, modules: [...] }
  */
 export async function measure(source: string, external: string[] = []): Promise<BundleSize> {
   const result = await build({
@@ -36,9 +38,16 @@ export async function measure(source: string, external: string[] = []): Promise<
     write: false,
     logLevel: 'silent',
     external,
+    metafile: true,
+    outdir: 'out',
   })
   const code = (result.outputFiles[0] as { contents: Uint8Array }).contents
-  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length }
+  const modules = Object.values(result.metafile.outputs)
+    .flatMap((output) => Object.entries(output.inputs))
+    .map(([module, { bytesInOutput }]) => [module, bytesInOutput] as const)
+    .filter(([, bytes]) => bytes > 0)
+    .sort((a, b) => b[1] - a[1])
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length, modules }
 }
 
 /** The gzipped size of analytics-next's shipped UMD bundle (`dist/umd/index.js`), its own size-limit target. */
@@ -49,7 +58,7 @@ function analyticsNextShipped(): BundleSize {
     'dist/umd/index.js',
   )
   const code = readFileSync(file)
-  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length }
+  return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length, modules: [] }
 }
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`
@@ -71,6 +80,12 @@ async function main(): Promise<void> {
   console.log('| bundle | min | min+gz |\n| --- | --- | --- |')
   for (const [name, size] of rows)
     console.log(`| ${name} | ${kb(size.minified)} | ${kb(size.gzipped)} |`)
+  // `--modules`: what each module (each core file with core bundled per file) adds, to see what to cut.
+  if (process.argv.includes('--modules')) {
+    console.log('\nminified bytes per module in the plugin bundle:')
+    for (const [module, bytes] of plugin.modules)
+      console.log(`${String(bytes).padStart(6)}  ${module}`)
+  }
   const share = ((plugin.gzipped / (rows.at(-1) as [string, BundleSize])[1].gzipped) * 100).toFixed(
     1,
   )

@@ -18,16 +18,21 @@ export const LOCK_RETRY_MS = 1_000
 /** How long a tab waits before trying again after an unexpected failure (storage or WebCrypto refusing). */
 export const FAILURE_RETRY_MS = 30_000
 
-/** What an {@link Outbox} works with. */
+/** What an outbox works with. */
 export interface OutboxParts {
   readonly settings: WebhookSettings
   readonly queue: PersistedQueue
   readonly lock: TabLock
   readonly send: (body: WebhookBody, messageId: string) => Promise<Outcome>
   readonly emit: Emit
-  /** Tuning for tests; defaults follow the settings. */
-  readonly schedule?: RetrySchedule
-  readonly backoff?: DestinationBackoff
+}
+
+/** Drains the queue; made by {@link createOutbox}. */
+export interface Outbox {
+  /** Sends everything due now; resolves when this tab is done (at once when another tab is draining). */
+  drain(): Promise<void>
+  /** Cancels the timer that would drain again later. */
+  stop(): void
 }
 
 /**
@@ -35,139 +40,44 @@ export interface OutboxParts {
  * event's fate. Only the tab holding the lock sends, and it re-reads the queue
  * as it goes, so events other tabs queued are sent once, by it. While the
  * browser is offline (`navigator.onLine === false`) nothing is sent; call
- * {@link Outbox.drain} again on `online`. A temporary failure reschedules the
- * event with core's {@link RetrySchedule} until its retry window closes; when
- * every URL keeps failing, core's {@link DestinationBackoff} stops the drain
- * and probes instead of retrying each event.
+ * `drain` again on `online`. A temporary failure reschedules the event with
+ * core's `RetrySchedule` until its retry window closes; when every URL keeps
+ * failing, core's `DestinationBackoff` stops the drain and probes instead of
+ * retrying each event.
  *
  * @example
- * const outbox = new Outbox({ settings, queue, lock, send, emit })
+ * const outbox = createOutbox({ settings, queue, lock, send, emit })
  * addEventListener('online', () => outbox.drain())
  * await outbox.drain()
  */
-export class Outbox {
-  private readonly parts: OutboxParts
-  private readonly schedule: RetrySchedule
-  private readonly backoff: DestinationBackoff
-  private running: Promise<void> | undefined
-  private again = false
-  private timer: ReturnType<typeof setTimeout> | undefined
+export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts): Outbox {
+  const schedule = new RetrySchedule({ windowMs: settings.retryWindowMs })
+  const backoff = new DestinationBackoff()
+  const { batchSize } = settings
+  let running: Promise<void> | undefined
+  let again = false
+  let timer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(parts: OutboxParts) {
-    this.parts = parts
-    this.schedule = parts.schedule ?? new RetrySchedule({ windowMs: parts.settings.retryWindowMs })
-    this.backoff = parts.backoff ?? new DestinationBackoff()
+  const stop = () => clearTimeout(timer)
+  const wake = (at: number) => {
+    stop()
+    if (at < Infinity) timer = setTimeout(drain, Math.max(0, at - Date.now()))
   }
 
-  /** Sends everything due now; resolves when this tab is done (at once when another tab is draining). */
-  drain(): Promise<void> {
-    if (this.running) {
-      this.again = true
-      return this.running
-    }
-    this.stop()
-    const run = this.parts.lock
-      .run(() => this.work())
-      .then(
-        (held) => {
-          if (!held) this.wake(Date.now() + LOCK_RETRY_MS)
-        },
-        (error: unknown) => {
-          // The events stay queued; never let a page's storage or crypto failure escape as a rejection.
-          console.error(error)
-          this.wake(Date.now() + FAILURE_RETRY_MS)
-        },
-      )
-      .finally(() => {
-        this.running = undefined
-        if (this.again) {
-          this.again = false
-          void this.drain()
-        }
-      })
-    this.running = run
-    return run
-  }
-
-  /** Cancels the timer that would drain again later. */
-  stop(): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
-  }
-
-  private wake(at: number): void {
-    this.stop()
-    if (at < Infinity)
-      this.timer = setTimeout(() => void this.drain(), Math.max(0, at - Date.now()))
-  }
-
-  private async work(): Promise<void> {
-    const { queue, settings, emit } = this.parts
-    for (;;) {
-      if (!online()) return // resumed by the 'online' event
-      const now = Date.now()
-      const due: QueueEntry[] = []
-      let next = Infinity
-      for (const id of queue.ids()) {
-        const entry = queue.get(id)
-        if (!entry) continue
-        if (now >= this.schedule.deadline(entry.enqueuedAt)) {
-          queue.remove(id)
-          emit('dead', { ...entry, reason: 'expired', status: undefined })
-        } else if (entry.nextAt <= now) due.push(entry)
-        else next = Math.min(next, entry.nextAt)
-      }
-      if (due.length === 0) return this.wake(next)
-      while (due.length > 0) {
-        if (!online()) return
-        const gate = this.backoff.gate(Date.now())
-        if (gate.state === 'wait') return this.wake(gate.until)
-        if (gate.state === 'probe') this.backoff.probeStarted()
-        // Another tab may have dropped an event since the scan: read each again.
-        const batch: QueueEntry[] = []
-        while (due.length > 0 && batch.length < settings.batchSize) {
-          const entry = queue.get((due.shift() as QueueEntry).id)
-          if (entry) batch.push(entry)
-        }
-        if (batch.length === 0) continue
-        let body: WebhookBody
-        if (settings.batchSize === 1) body = singleBody((batch[0] as QueueEntry).body)
-        else {
-          const { body: packed, taken } = assembleBatch(
-            batch.map((e) => e.body),
-            { maxEvents: settings.batchSize },
-          )
-          due.unshift(...batch.splice(taken))
-          body = packed
-        }
-        const first = batch[0] as QueueEntry
-        // The signature id (webhook-id) stays the same across retries: the messageId, else the queue id.
-        const outcome = await this.parts.send(body, first.messageId || first.id)
-        this.settle(batch, outcome)
-      }
-    }
-  }
-
-  private settle(batch: QueueEntry[], outcome: Outcome): void {
-    const { queue, emit } = this.parts
+  const settle = (batch: QueueEntry[], outcome: Outcome) => {
     const now = Date.now()
-    this.backoff.record(outcome.verdict, now)
-    const { reason, status } = outcome
+    const { verdict, reason, status, retryAfterMs } = outcome
+    backoff.record(verdict, now)
     for (const entry of batch) {
       const attempts = entry.attempts + 1
-      if (outcome.verdict === 'delivered') {
+      if (verdict === 'delivered') {
         queue.remove(entry.id)
         emit('delivered', { ...entry, attempts, status })
         continue
       }
       const next =
-        outcome.verdict === 'retry'
-          ? this.schedule.next({
-              attempts,
-              enqueuedAt: entry.enqueuedAt,
-              now,
-              retryAfterMs: outcome.retryAfterMs,
-            })
+        verdict === 'retry'
+          ? schedule.next({ attempts, enqueuedAt: entry.enqueuedAt, now, retryAfterMs })
           : undefined
       if (next?.verdict === 'retry') {
         queue.update({ ...entry, attempts, nextAt: next.at })
@@ -178,6 +88,81 @@ export class Outbox {
       }
     }
   }
+
+  const work = async (): Promise<void> => {
+    for (;;) {
+      if (!online()) return // resumed by the 'online' event
+      const now = Date.now()
+      const due: QueueEntry[] = []
+      let next = Infinity
+      for (const id of queue.ids()) {
+        const entry = queue.get(id)
+        if (!entry) continue
+        if (now >= schedule.deadline(entry.enqueuedAt)) {
+          queue.remove(id)
+          emit('dead', { ...entry, reason: 'expired', status: undefined })
+        } else if (entry.nextAt <= now) due.push(entry)
+        else next = Math.min(next, entry.nextAt)
+      }
+      if (!due[0]) return wake(next)
+      while (due[0]) {
+        if (!online()) return
+        const gate = backoff.gate(Date.now())
+        if (gate.state === 'wait') return wake(gate.until)
+        if (gate.state === 'probe') backoff.probeStarted()
+        // Another tab may have dropped an event since the scan: read each again.
+        const batch: QueueEntry[] = []
+        while (due[0] && batch.length < batchSize) {
+          const entry = queue.get((due.shift() as QueueEntry).id)
+          if (entry) batch.push(entry)
+        }
+        const first = batch[0]
+        if (!first) continue
+        let body: WebhookBody
+        if (batchSize === 1) body = singleBody(first.body)
+        else {
+          const packed = assembleBatch(
+            batch.map((e) => e.body),
+            { maxEvents: batchSize },
+          )
+          due.unshift(...batch.splice(packed.taken))
+          body = packed.body
+        }
+        // The signature id (webhook-id) stays the same across retries: the messageId, else the queue id.
+        settle(batch, await send(body, first.messageId || first.id))
+      }
+    }
+  }
+
+  const drain = (): Promise<void> => {
+    if (running) {
+      again = true
+      return running
+    }
+    stop()
+    running = lock
+      .run(work)
+      .then(
+        (held) => {
+          if (!held) wake(Date.now() + LOCK_RETRY_MS)
+        },
+        (error: unknown) => {
+          // The events stay queued; never let a page's storage or crypto failure escape as a rejection.
+          console.error(error)
+          wake(Date.now() + FAILURE_RETRY_MS)
+        },
+      )
+      .finally(() => {
+        running = undefined
+        if (again) {
+          again = false
+          void drain()
+        }
+      })
+    return running
+  }
+
+  return { drain, stop }
 }
 
 function online(): boolean {

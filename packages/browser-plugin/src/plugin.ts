@@ -8,8 +8,8 @@ import {
 } from '@analytics-webhooks/core'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { createReports, type Subscribe } from './events.js'
-import { Outbox } from './outbox.js'
-import { PersistedQueue, webStorage } from './queue.js'
+import { createOutbox, type Outbox } from './outbox.js'
+import { openQueue, type PersistedQueue, webStorage } from './queue.js'
 import { type Fetch, sendToAll } from './send.js'
 import { tabLock } from './tab-lock.js'
 
@@ -91,35 +91,36 @@ export function webhookPlugin(
     }
   }
   const { on, emit } = createReports()
-  let outbox: Outbox | undefined
-  let queue: PersistedQueue | undefined
+  let parts: [PersistedQueue, Outbox] | undefined
   let stopListening: (() => void) | undefined
   let loaded = false
 
-  const start = (): [PersistedQueue, Outbox] => {
-    if (!queue || !outbox) {
+  const start = () => {
+    if (!parts) {
       const storage = webStorage()
-      const box = new PersistedQueue(
+      const queue = openQueue(
         storage,
         storageKey,
         { maxEvents: maxQueueEvents, maxChars: maxQueueChars },
         (event, reason) => emit('dropped', { ...event, reason }),
       )
       const send = options.fetch ?? ((url, init) => fetch(url, init))
-      queue = box
-      outbox = new Outbox({
-        settings,
-        queue: box,
-        lock: tabLock(`${storageKey}.lock`, storage),
-        send: (body, messageId) => sendToAll(settings, body, messageId, send),
-        emit,
-      })
+      parts = [
+        queue,
+        createOutbox({
+          settings,
+          queue,
+          lock: tabLock(`${storageKey}.lock`, storage),
+          send: (body, messageId) => sendToAll(settings, body, messageId, send),
+          emit,
+        }),
+      ]
     }
-    return [queue, outbox]
+    return parts
   }
 
   const enqueue = (ctx: Context): Context => {
-    const [box, drainer] = start()
+    const [queue, outbox] = start()
     const event = ctx.event as SegmentEvent
     const messageId = event.messageId ?? ''
     let body: string
@@ -136,7 +137,7 @@ export function webhookPlugin(
       })
       return ctx
     }
-    if (box.push(messageId, body, Date.now())) void drainer.drain()
+    if (queue.push(messageId, body, Date.now())) void outbox.drain()
     return ctx
   }
 

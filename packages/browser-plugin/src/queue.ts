@@ -21,125 +21,115 @@ export interface QueueLimits {
   readonly maxChars: number
 }
 
+/** A queue of serialised events in a Web Storage area, made by {@link openQueue}. */
+export interface PersistedQueue {
+  /** Stores a new event, making room first; returns it, or `undefined` when it could not be kept (and was reported). */
+  push(messageId: string, body: string, now: number): QueueEntry | undefined
+  /** The ids of every queued event (this tab's and other tabs'), oldest first. */
+  ids(): string[]
+  /** The event with this id, or `undefined` when it is gone; an unreadable entry is removed and reported. */
+  get(id: string): QueueEntry | undefined
+  /** Records another attempt and the next due time, unless the event left the queue meanwhile. */
+  update(entry: QueueEntry): void
+  /** Removes an event (delivered, dead or dropped). */
+  remove(id: string): void
+}
+
 let sequence = 0
 
 /**
- * A queue of serialised events in a Web Storage area, shared by every tab of
- * the origin. Each event lives under its own key (`<prefix>:<id>`), so adding,
- * updating and removing one event never rewrites another tab's events. Ids
- * start with the enqueue time, so key order is queue order. When a new event
- * does not fit in the limits (or the browser's quota), the oldest events are
- * removed and reported to `onDrop`; an entry that cannot be read is removed
- * and reported as `corrupt`.
+ * Opens the queue of serialised events kept under `<name>:` in a Web Storage
+ * area, shared by every tab of the origin. Each event lives under its own key
+ * (`<name>:<id>`), so adding, updating and removing one event never rewrites
+ * another tab's events. Ids start with the enqueue time, so key order is queue
+ * order. When a new event does not fit in the limits (or the browser's quota),
+ * the oldest events are removed and reported to `onDrop`; an entry that cannot
+ * be read is removed and reported as `corrupt`.
  *
  * @example
- * const queue = new PersistedQueue(localStorage, 'analytics-webhooks', { maxEvents: 1000, maxChars: 2_000_000 }, (e, why) => console.warn(why, e.id))
+ * const queue = openQueue(localStorage, 'analytics-webhooks', { maxEvents: 1000, maxChars: 2_000_000 }, (e, why) => console.warn(why, e.id))
  * queue.push('msg-1', '{"version":1,"type":"track"}', Date.now())
  * for (const id of queue.ids()) console.log(queue.get(id)?.body)
  */
-export class PersistedQueue {
-  private readonly storage: StorageArea
-  private readonly prefix: string
-  private readonly limits: QueueLimits
-  private readonly onDrop: (event: QueuedEvent, reason: DropReason) => void
-
-  constructor(
-    storage: StorageArea,
-    prefix: string,
-    limits: QueueLimits,
-    onDrop: (event: QueuedEvent, reason: DropReason) => void,
-  ) {
-    this.storage = storage
-    this.prefix = `${prefix}:`
-    this.limits = limits
-    this.onDrop = onDrop
+export function openQueue(
+  storage: StorageArea,
+  name: string,
+  limits: QueueLimits,
+  onDrop: (event: QueuedEvent, reason: DropReason) => void,
+): PersistedQueue {
+  const prefix = `${name}:`
+  const remove = (id: string) => storage.removeItem(prefix + id)
+  const ids = () => {
+    const found: string[] = []
+    for (let i = 0; i < storage.length; i++) {
+      const key = storage.key(i)
+      if (key?.startsWith(prefix)) found.push(key.slice(prefix.length))
+    }
+    return found.sort()
   }
-
-  /** Stores a new event, making room first; returns it, or `undefined` when it could not be kept (and was reported). */
-  push(messageId: string, body: string, now: number): QueueEntry | undefined {
-    const id = `${now.toString(36).padStart(9, '0')}${(sequence++ % 1296).toString(36).padStart(2, '0')}${Math.random().toString(36).slice(2, 8)}`
-    const entry: QueueEntry = { id, messageId, body, attempts: 0, enqueuedAt: now, nextAt: now }
-    const key = this.prefix + id
-    const text = encode(entry)
-    const size = key.length + text.length
-    const { maxEvents, maxChars } = this.limits
-    if (size > maxChars || maxEvents < 1) {
-      this.onDrop(entry, 'queue_full')
-      return undefined
-    }
-    const older = this.ids().map((old) => [old, this.size(old)] as const)
-    let count = older.length
-    let chars = older.reduce((sum, [, n]) => sum + n, 0)
-    let oldest = 0
-    while (count >= maxEvents || chars + size > maxChars) {
-      const [old, n] = older[oldest++] as readonly [string, number]
-      this.evict(old, 'queue_full')
-      count--
-      chars -= n
-    }
-    for (;;) {
-      try {
-        this.storage.setItem(key, text)
-        return entry
-      } catch {
-        // The browser's quota is full: make room, oldest first, until it fits.
-        const old = older[oldest++]
-        if (!old) {
-          this.onDrop(entry, 'storage_full')
-          return undefined
-        }
-        this.evict(old[0], 'storage_full')
-      }
-    }
-  }
-
-  /** The ids of every queued event (this tab's and other tabs'), oldest first. */
-  ids(): string[] {
-    const ids: string[] = []
-    for (let i = 0; i < this.storage.length; i++) {
-      const key = this.storage.key(i)
-      if (key?.startsWith(this.prefix)) ids.push(key.slice(this.prefix.length))
-    }
-    return ids.sort()
-  }
-
-  /** The event with this id, or `undefined` when it is gone; an unreadable entry is removed and reported. */
-  get(id: string): QueueEntry | undefined {
-    const text = this.storage.getItem(this.prefix + id)
+  const get = (id: string) => {
+    const text = storage.getItem(prefix + id)
     if (text === null) return undefined
     const entry = decode(id, text)
     if (!entry) {
-      this.remove(id)
-      this.onDrop({ id, messageId: '', body: text, attempts: 0 }, 'corrupt')
+      remove(id)
+      onDrop({ id, messageId: '', body: text, attempts: 0 }, 'corrupt')
     }
     return entry
   }
-
-  /** Records another attempt and the next due time, unless the event left the queue meanwhile. */
-  update(entry: QueueEntry): void {
-    const key = this.prefix + entry.id
-    if (this.storage.getItem(key) === null) return
-    try {
-      this.storage.setItem(key, encode(entry))
-    } catch {
-      // Same size as before, so only a full quota fails; the old due time stays, which is safe.
+  const evict = (id: string, reason: DropReason) => {
+    const entry = get(id)
+    if (entry) {
+      remove(id)
+      onDrop(entry, reason)
     }
   }
-
-  /** Removes an event (delivered, dead or dropped). */
-  remove(id: string): void {
-    this.storage.removeItem(this.prefix + id)
-  }
-
-  private size(id: string): number {
-    return this.prefix.length + id.length + (this.storage.getItem(this.prefix + id)?.length ?? 0)
-  }
-
-  private evict(id: string, reason: DropReason): void {
-    const entry = this.get(id)
-    if (!entry) return
-    this.remove(id)
-    this.onDrop(entry, reason)
+  return {
+    ids,
+    get,
+    remove,
+    push(messageId, body, now) {
+      const id = `${now.toString(36).padStart(9, '0')}${(sequence++ % 1296).toString(36).padStart(2, '0')}${Math.random().toString(36).slice(2, 8)}`
+      const entry: QueueEntry = { id, messageId, body, attempts: 0, enqueuedAt: now, nextAt: now }
+      const key = prefix + id
+      const text = encode(entry)
+      const size = key.length + text.length
+      const { maxEvents, maxChars } = limits
+      if (size > maxChars || maxEvents < 1) return void onDrop(entry, 'queue_full')
+      const older = ids().map((old): [string, number] => [
+        old,
+        prefix.length + old.length + (storage.getItem(prefix + old)?.length ?? 0),
+      ])
+      let count = older.length
+      let chars = older.reduce((sum, [, n]) => sum + n, 0)
+      let oldest = 0
+      while (count >= maxEvents || chars + size > maxChars) {
+        const [old, n] = older[oldest++] as [string, number]
+        evict(old, 'queue_full')
+        count--
+        chars -= n
+      }
+      for (;;) {
+        try {
+          storage.setItem(key, text)
+          return entry
+        } catch {
+          // The browser's quota is full: make room, oldest first, until it fits.
+          const old = older[oldest++]
+          if (!old) return void onDrop(entry, 'storage_full')
+          evict(old[0], 'storage_full')
+        }
+      }
+    },
+    update(entry) {
+      const key = prefix + entry.id
+      if (storage.getItem(key) === null) return
+      try {
+        storage.setItem(key, encode(entry))
+      } catch {
+        // Same size as before, so only a full quota fails; the old due time stays, which is safe.
+      }
+    },
   }
 }
 
@@ -154,24 +144,14 @@ function decode(id: string, text: string): QueueEntry | undefined {
   const ends = `${body[0]}${body.at(-1)}`
   if (newline < 0 || (ends !== '{}' && ends !== '[]')) return undefined
   try {
-    const [attempts, enqueuedAt, nextAt, messageId] = JSON.parse(
-      text.slice(0, newline),
-    ) as unknown[]
+    const [attempts, enqueuedAt, nextAt, messageId] = JSON.parse(text.slice(0, newline))
     if (
       Number.isInteger(attempts) &&
       Number.isFinite(enqueuedAt) &&
       Number.isFinite(nextAt) &&
       typeof messageId === 'string'
-    ) {
-      return {
-        id,
-        messageId,
-        body,
-        attempts: attempts as number,
-        enqueuedAt: enqueuedAt as number,
-        nextAt: nextAt as number,
-      }
-    }
+    )
+      return { id, messageId, body, attempts, enqueuedAt, nextAt }
   } catch {}
   return undefined
 }

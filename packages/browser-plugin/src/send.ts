@@ -1,7 +1,7 @@
 /** Sends one body to every configured URL at once with fetch and combines the answers with core's rules. */
 
 import {
-  classifyError,
+  classifyFetchError,
   classifyResponse,
   fanOutOutcome,
   type Outcome,
@@ -64,7 +64,7 @@ export async function sendToAll(
           response.headers.get('Retry-After'),
         )
       } catch (error) {
-        return classifyError(error)
+        return classifyFetchError(error)
       } finally {
         clearTimeout(timer)
       }

@@ -3,13 +3,13 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { DropReason, QueuedEvent } from '../events.js'
-import { PersistedQueue, type StorageArea, webStorage } from '../queue.js'
+import { openQueue, type PersistedQueue, type StorageArea, webStorage } from '../queue.js'
 
 const body = (n: number) => JSON.stringify({ version: 1, type: 'track', event: `e${n}` })
 
 function open(limits = { maxEvents: 100, maxChars: 100_000 }, storage: StorageArea = localStorage) {
   const dropped: Array<{ event: QueuedEvent; reason: DropReason }> = []
-  const queue = new PersistedQueue(storage, 'test', limits, (event, reason) =>
+  const queue = openQueue(storage, 'test', limits, (event, reason) =>
     dropped.push({ event, reason }),
   )
   return { queue, dropped }
