@@ -61,6 +61,14 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'index leased deliveries, so nextDueAt never scans the backlog',
+    sql: (s) => `
+      CREATE INDEX deliveries_leased ON ${s}.deliveries (queue, lease_expires_at)
+        WHERE lease_expires_at IS NOT NULL;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -394,6 +394,8 @@ export class PostgresQueueStore implements QueueStore {
   /**
    * When the next delivery becomes claimable: its next attempt, or its
    * lease's expiry if a worker holds it. `null` when the queue is empty.
+   * Two index lookups (waiting rows by due time, leased rows by expiry), so
+   * it stays cheap however large the backlog.
    *
    * @example
    * const at = await store.nextDueAt('default') // sleep until then, or until a wakeup
@@ -401,8 +403,12 @@ export class PostgresQueueStore implements QueueStore {
   async nextDueAt(queue: string): Promise<number | null> {
     this.assertOpen()
     const { rows } = await this.pool.query<{ at: string | null }>(
-      `SELECT min(GREATEST(next_attempt_at, COALESCE(lease_expires_at, 0))) AS at
-       FROM ${this.s}.deliveries WHERE queue = $1`,
+      `SELECT LEAST(
+         (SELECT next_attempt_at FROM ${this.s}.deliveries
+          WHERE queue = $1 AND lease_expires_at IS NULL ORDER BY next_attempt_at LIMIT 1),
+         (SELECT min(GREATEST(next_attempt_at, lease_expires_at)) FROM ${this.s}.deliveries
+          WHERE queue = $1 AND lease_expires_at IS NOT NULL)
+       ) AS at`,
       [queue],
     )
     const at = rows[0]?.at
