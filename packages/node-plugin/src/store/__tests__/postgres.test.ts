@@ -10,7 +10,11 @@ import {
   uniqueSchemaName,
 } from '../../../test/postgres-database.js'
 import { PostgresQueueStore, PostgresStoreError, redactConnectionStrings } from '../postgres.js'
-import { POSTGRES_SCHEMA_VERSION } from '../postgres-migrations.js'
+import {
+  migratePostgres,
+  POSTGRES_MIGRATIONS,
+  POSTGRES_SCHEMA_VERSION,
+} from '../postgres-migrations.js'
 import type { NewDelivery } from '../types.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
@@ -86,6 +90,31 @@ describePostgres('PostgreSQL schema migrations', (url) => {
     } finally {
       await client.end()
     }
+  })
+
+  it('upgrades a database made by an older version, keeping its deliveries', async () => {
+    const schema = uniqueSchemaName()
+    schemas.add(schema)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    const client = await pool.connect()
+    try {
+      await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 1))
+      await client.query(
+        `INSERT INTO "${schema}".deliveries (queue, id, body, enqueued_at, next_attempt_at) VALUES ('default', 'old', '{}', 1, 1)`,
+      )
+    } finally {
+      client.release()
+    }
+    const store = makeStore(url, schema)
+    await store.open()
+    const { rows } = await pool.query(
+      `SELECT version FROM "${schema}".schema_migrations ORDER BY version`,
+    )
+    await pool.end()
+    expect(rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version))
+    expect(
+      (await store.claim(Q, { limit: 5, now: 10, leaseMs: 1, worker: 'w' })).map((d) => d.id),
+    ).toEqual(['old'])
   })
 
   it('refuses a database migrated by a newer plugin, with code future_schema', async () => {
