@@ -9,4 +9,6 @@ export default defineConfig({
   target: 'es2022',
   platform: 'neutral',
   external: ['node:crypto'],
+  // Keep 'node:crypto' as written: Deno, Bun and Workers resolve the prefixed name.
+  removeNodeProtocol: false,
 })
