@@ -16,7 +16,13 @@ import type {
 /** The environment variable that overrides the default SQLite path. */
 export const DB_PATH_ENV = 'ANALYTICS_WEBHOOKS_DB'
 
-/** Where the queue lives when no path is given: `$ANALYTICS_WEBHOOKS_DB`, else `./.data/analytics-webhooks.sqlite` under the working directory. */
+/**
+ * Where the queue lives when no path is given: `$ANALYTICS_WEBHOOKS_DB`, else
+ * `./.data/analytics-webhooks.sqlite` under the working directory.
+ *
+ * @example
+ * defaultSqlitePath() // '/srv/app/.data/analytics-webhooks.sqlite'
+ */
 export function defaultSqlitePath(): string {
   const fromEnv = process.env[DB_PATH_ENV]
   return resolve(fromEnv && fromEnv.length > 0 ? fromEnv : '.data/analytics-webhooks.sqlite')
