@@ -1,29 +1,18 @@
 /** The built demo page in real Chromium: clicking each call button delivers it to a real inspector, and nothing goes to Segment's servers. */
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInspector, type Inspector } from '@analytics-webhooks/inspector'
-import { type Browser, chromium } from 'playwright-core'
+import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
+import type { Browser } from 'playwright-core'
 import { build, type PreviewServer, preview } from 'vite'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-if (!available) {
-  console.warn(`\n[browser-demo] Chromium not found at ${CHROMIUM}: skipping the page test.\n`)
-}
-
-describe.runIf(!available && process.env.CI === 'true')('in CI', () => {
-  it('has Chromium installed', () => {
-    throw new Error(`Chromium is required in CI; not found at ${CHROMIUM} (set CHROMIUM_PATH)`)
-  })
-})
-
-describe.skipIf(!available)('the demo page in Chromium', () => {
+describeChromium('the demo page in Chromium', () => {
   const outDir = mkdtempSync(join(tmpdir(), 'browser-demo-page-'))
   let inspector: Inspector
   let server: PreviewServer
@@ -33,19 +22,7 @@ describe.skipIf(!available)('the demo page in Chromium', () => {
     inspector = await createInspector({ port: 0 })
     await build({ root, logLevel: 'silent', build: { outDir, emptyOutDir: true } })
     server = await preview({ root, logLevel: 'silent', build: { outDir }, preview: { port: 0 } })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

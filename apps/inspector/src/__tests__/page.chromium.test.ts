@@ -4,13 +4,12 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { encodeEvent, singleBody } from '@analytics-webhooks/core'
-import { type Browser, chromium, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest'
 import { createInspector, type Inspector } from '../index.js'
 import { batchBody, headersFor, post, SECRET } from './deliveries.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
 // Every run takes the screenshot; it replaces the README's copy only when asked, so a test run leaves the tree clean.
 const SCREENSHOT = fileURLToPath(
   process.env.UPDATE_SCREENSHOT === '1'
@@ -18,35 +17,13 @@ const SCREENSHOT = fileURLToPath(
     : new URL('../../test-results/inspector.png', import.meta.url),
 )
 
-if (!available) {
-  console.warn(`\n[inspector] Chromium not found at ${CHROMIUM}: skipping the page tests.\n`)
-}
-
-describe.runIf(!available && process.env.CI === 'true')('in CI', () => {
-  it('has Chromium installed', () => {
-    throw new Error(`Chromium is required in CI; not found at ${CHROMIUM} (set CHROMIUM_PATH)`)
-  })
-})
-
-describe.skipIf(!available)('the inspector page in Chromium', () => {
+describeChromium('the inspector page in Chromium', () => {
   let browser: Browser
   let inspector: Inspector
   let page: Page
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
   })
 
   afterAll(async () => {

@@ -1,26 +1,13 @@
 /** End to end in real Chromium: analytics-next with the plugin on a local page, delivering to a local receiver. */
 
 import { createHmac } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import type { PageReport, SentEvent } from './page.js'
 import { Receiver, servePage } from './servers.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const available = existsSync(CHROMIUM)
 const SECRET = 'e2e-shared-secret'
-
-if (!available) {
-  const notice = `Chromium not found at ${CHROMIUM}: the end-to-end tests are skipped (apt-get install -y chromium, or set CHROMIUM_PATH)`
-  if (process.env.CI === 'true') {
-    describe('end to end in Chromium', () => {
-      it('needs Chromium in CI', () => {
-        throw new Error(notice)
-      })
-    })
-  } else console.warn(notice)
-}
 
 interface Harness {
   ready(): Promise<void>
@@ -44,27 +31,14 @@ async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000)
   }
 }
 
-describe.skipIf(!available)('end to end in Chromium', () => {
+describeChromium('end to end in Chromium', () => {
   let browser: Browser
   let site: Awaited<ReturnType<typeof servePage>>
   const offsite: string[] = []
 
   beforeAll(async () => {
     site = await servePage()
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-      ],
-    })
+    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
   })
   afterEach(() => {
     // Settings are inline and Segment.io is off: nothing may leave 127.0.0.1.
