@@ -1,4 +1,4 @@
-/** Groups the enqueues of one burst (every hook called in the same synchronous run) into one store transaction. */
+/** Groups the enqueues of one burst (every hook called in one turn of the event loop) into one store transaction. */
 
 import type { DeadLetter, NewDelivery, QueueStore } from './store/types.js'
 
@@ -7,11 +7,19 @@ interface Waiter {
   reject(error: unknown): void
 }
 
+/** A group is committed at once when it reaches this many events, without waiting for the turn to end. */
+const MAX_GROUP = 1024
+
 /**
- * Collects deliveries and dead letters and commits them together once the
- * current synchronous run ends (a microtask; or right after the previous
- * commit finishes), so a burst of hook calls costs one transaction, not one
- * per event, and a lone event waits for no timer.
+ * Collects deliveries and dead letters and commits them together at the end
+ * of the current turn of the event loop (`setImmediate`), or as soon as
+ * {@link MAX_GROUP} are waiting, so a burst of hook calls costs one
+ * transaction, not one per event, and a lone event waits for no timer.
+ *
+ * Not a microtask: analytics-core calls each destination from its own
+ * `setTimeout(0)` callback, and Node runs microtasks between timer callbacks,
+ * so a microtask commit would see one event at a time (one transaction per
+ * event). `setImmediate` runs after the whole timers phase.
  *
  * @example
  * const commits = new CommitGroup(() => storeReady(), 'default', () => worker.notify())
@@ -36,7 +44,9 @@ export class CommitGroup {
   /** Adds a delivery to the next commit; resolves once it is durable, rejects if the commit fails. */
   add(delivery: NewDelivery): Promise<void> {
     this.deliveries.push(delivery)
-    return this.wait()
+    const done = this.wait()
+    if (this.deliveries.length >= MAX_GROUP) this.commit()
+    return done
   }
 
   /** Adds a dead letter (an event that cannot be sent) to the next commit. */
@@ -57,13 +67,17 @@ export class CommitGroup {
     })
     if (!this.scheduled) {
       this.scheduled = true
-      queueMicrotask(() => this.commit())
+      setImmediate(this.scheduledCommit)
     }
     return done
   }
 
-  private commit(): void {
+  private readonly scheduledCommit = (): void => {
     this.scheduled = false
+    this.commit()
+  }
+
+  private commit(): void {
     if (this.waiters.length === 0) return
     const deliveries = this.deliveries
     const letters = this.letters
