@@ -27,11 +27,21 @@ const dir = mkdtempSync(join(tmpdir(), 'aw-bench-'))
 let fileNo = 0
 const freshDb = () => join(dir, `queue-${fileNo++}.sqlite`)
 
+/**
+ * An analytics-node instance. Its built-in Segment.io destination is stubbed
+ * (`stub`) on both sides of bench 1. `flushInterval` is short on every
+ * instance because `closeAndFlush()` fixes the number of events it waits for
+ * when called, and a last partial Segment.io batch that is smaller than that
+ * number then waits the whole interval (default 10 s) whenever any destination
+ * is still working when `closeAndFlush()` is called; measured, it added 10 s
+ * to a 2 s run. Same setting for the plugin and the baseline.
+ */
 function analytics(host = 'http://127.0.0.1:9', stub = true): Analytics {
   return new Analytics({
     writeKey: 'bench',
     host,
     maxRetries: 0,
+    flushInterval: 20,
     ...(stub
       ? { httpClient: { makeRequest: async () => ({ status: 200, statusText: 'OK' }) } }
       : {}),
@@ -61,7 +71,7 @@ const noop: Plugin = {
   alias: (ctx) => ctx,
 }
 
-async function benchPipeline(receiver: BenchReceiver): Promise<void> {
+async function benchPipeline(receiver: BenchReceiver, batchSize: number): Promise<void> {
   const base = analytics()
   await base.register(noop)
   let start = performance.now()
@@ -71,7 +81,7 @@ async function benchPipeline(receiver: BenchReceiver): Promise<void> {
   const before = await receiver.count()
   const withPlugin = analytics()
   const plugin = webhookPlugin(
-    { webhooks: [receiver.url] },
+    { webhooks: [receiver.url], batchSize },
     { store: { sqlite: { path: freshDb() } }, concurrency: CONCURRENCY },
   )
   await withPlugin.register(plugin)
@@ -81,11 +91,12 @@ async function benchPipeline(receiver: BenchReceiver): Promise<void> {
   await receiver.waitFor(before + PIPELINE_EVENTS)
   const deliveredRate = PIPELINE_EVENTS / (since(start) / 1000)
   await plugin.close()
+  // The ratio counts until every event reached the receiver; the tracking (commit) rate is shown beside it.
   report(
-    `1. analytics-node + plugin vs + no-op destination (${fmt(PIPELINE_EVENTS)} events, events/s)`,
-    `${fmt(ourRate)} (all delivered: ${fmt(deliveredRate)})`,
+    `1. analytics-node + plugin (batchSize ${batchSize}) delivering vs + no-op destination (${fmt(PIPELINE_EVENTS)} events, events/s)`,
+    `${fmt(deliveredRate)} delivered (tracked, i.e. committed: ${fmt(ourRate)} = ${(ourRate / noopRate).toFixed(2)})`,
     fmt(noopRate),
-    (ourRate / noopRate).toFixed(2),
+    (deliveredRate / noopRate).toFixed(2),
     '>= 0.85',
   )
 }
@@ -233,7 +244,10 @@ const receiver = await startReceiver()
 try {
   const only = process.env.BENCH_ONLY?.split(',')
   const run = (n: string) => only === undefined || only.includes(n)
-  if (run('1')) await benchPipeline(receiver)
+  if (run('1')) {
+    await benchPipeline(receiver, 1)
+    await benchPipeline(receiver, 100)
+  }
   if (run('2')) {
     await benchDrain(receiver, 1)
     await benchDrain(receiver, 100)
