@@ -86,7 +86,6 @@ const MIGRATIONS: readonly string[] = [
 
 interface DeliveryRow {
   seq: number
-  queue: string
   id: string
   message_id: string | null
   enqueued_at: number
@@ -222,18 +221,24 @@ export class SqliteQueueStore implements QueueStore {
     const lease = this.statement(
       `UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
        WHERE seq IN (SELECT seq FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?)
-       RETURNING seq, queue, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status`,
+       RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status`,
     )
-    const bodyOf = this.statement('SELECT body FROM delivery_bodies WHERE seq = ?').pluck()
+    // One statement for every body, in the order of the JSON array of seqs (no per-row round trip).
+    const bodiesOf = this.statement(
+      `SELECT b.body FROM json_each(?) AS j CROSS JOIN delivery_bodies AS b ON b.seq = j.value ORDER BY j.key`,
+    ).pluck()
     const until = now + leaseMs
     return this.database.transaction(() => {
       const rows = lease.all(until, until, worker, queue, now, limit) as DeliveryRow[]
+      if (rows.length === 0) return []
       // RETURNING gives no order; the claim is oldest due first, then first enqueued.
       rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
+      const seqs: number[] = new Array(rows.length)
+      for (let i = 0; i < rows.length; i++) seqs[i] = (rows[i] as DeliveryRow).seq
+      const bodies = bodiesOf.all(JSON.stringify(seqs)) as string[]
       const claimed: StoredDelivery[] = new Array(rows.length)
       for (let i = 0; i < rows.length; i++) {
-        const row = rows[i] as DeliveryRow
-        claimed[i] = toStoredDelivery(row, bodyOf.get(row.seq) as string)
+        claimed[i] = toStoredDelivery(queue, rows[i] as DeliveryRow, bodies[i] as string)
       }
       return claimed
     })()
@@ -241,24 +246,22 @@ export class SqliteQueueStore implements QueueStore {
 
   async complete(queue: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return
+    // Set-based: one DELETE for the rows and one for their bodies, whatever the number of ids.
     const remove = this.statement(
-      'DELETE FROM deliveries WHERE queue = ? AND id = ? RETURNING seq',
+      'DELETE FROM deliveries WHERE +queue = ? AND id IN (SELECT value FROM json_each(?)) RETURNING seq',
     ).pluck()
-    const removeBody = this.statement('DELETE FROM delivery_bodies WHERE seq = ?')
+    const removeBodies = this.statement(
+      'DELETE FROM delivery_bodies WHERE seq IN (SELECT value FROM json_each(?))',
+    )
     const count = this.statement(
       `INSERT INTO queue_counters (queue, delivered, retried) VALUES (?, ?, 0)
        ON CONFLICT (queue) DO UPDATE SET delivered = delivered + excluded.delivered`,
     )
     this.database.transaction(() => {
-      let removed = 0
-      for (const id of ids) {
-        const seq = remove.get(queue, id)
-        if (seq !== undefined) {
-          removeBody.run(seq)
-          removed++
-        }
-      }
-      if (removed > 0) count.run(queue, removed)
+      const seqs = remove.all(queue, JSON.stringify(ids)) as number[]
+      if (seqs.length === 0) return
+      removeBodies.run(JSON.stringify(seqs))
+      count.run(queue, seqs.length)
     })()
   }
 
@@ -465,13 +468,13 @@ function migrate(db: Database.Database): void {
   }).immediate()
 }
 
-function toStoredDelivery(row: DeliveryRow, body: string): StoredDelivery {
+function toStoredDelivery(queue: string, row: DeliveryRow, body: string): StoredDelivery {
   return {
     id: row.id,
     body,
     messageId: row.message_id,
     enqueuedAt: row.enqueued_at,
-    queue: row.queue,
+    queue,
     attempts: row.attempts,
     nextAttemptAt: row.due_at,
     lastReason: row.last_reason as ReasonCode | null,
