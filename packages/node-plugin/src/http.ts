@@ -2,6 +2,7 @@
 
 import { type AttemptResult, classifyError, classifyResponse } from '@analytics-webhooks/core'
 import { Agent, type Dispatcher } from 'undici'
+import { deadlinesFor } from './deadline.js'
 
 /** A webhook URL split the way undici wants it, parsed once. */
 export interface Target {
@@ -57,12 +58,8 @@ export async function attempt(
   timeoutMs: number,
   now: () => number = Date.now,
 ): Promise<AttemptResult> {
-  const controller = new AbortController()
-  let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    controller.abort()
-  }, timeoutMs)
+  // Covers connecting, sending, the response headers and the body; shared by the requests of a few ms.
+  const deadline = deadlinesFor(timeoutMs).current()
   try {
     const response = await dispatcher.request({
       origin: target.origin,
@@ -70,12 +67,10 @@ export async function attempt(
       method: method as Dispatcher.HttpMethod,
       headers,
       body,
-      signal: controller.signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      signal: deadline,
     })
     await response.body.dump()
-    if (timedOut) return TIMED_OUT
+    if (deadline.aborted) return TIMED_OUT
     const retryAfter = response.headers['retry-after']
     return classifyResponse(
       response.statusCode,
@@ -83,8 +78,6 @@ export async function attempt(
       now(),
     )
   } catch (error) {
-    return timedOut ? TIMED_OUT : classifyError(error)
-  } finally {
-    clearTimeout(timer)
+    return deadline.aborted ? TIMED_OUT : classifyError(error)
   }
 }
