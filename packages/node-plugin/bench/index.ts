@@ -5,7 +5,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { encodeEvent } from '@analytics-webhooks/core'
+import {
+  assembleBatch,
+  encodeEvent,
+  parseSettings,
+  singleBody,
+  USER_AGENT,
+  type WebhookBody,
+  type WebhookSettings,
+} from '@analytics-webhooks/core'
+import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import { Analytics, type Plugin } from '@segment/analytics-node'
 import { Pool } from 'undici'
 import { SqliteQueueStore, webhookPlugin } from '../src/index.js'
@@ -119,10 +128,15 @@ async function prefill(path: string, n: number): Promise<string[]> {
   return bodies
 }
 
-/** Raw undici: the same bodies POSTed with the same concurrency, nothing else. */
+/**
+ * Raw undici: the same requests (same bodies, same headers, signed the same
+ * way, as any sender of signed webhooks must) POSTed with the same concurrency
+ * through one `Pool`, nothing else: no queue, no bookkeeping.
+ */
 async function rawUndici(
   receiver: BenchReceiver,
-  bodies: readonly string[],
+  settings: WebhookSettings,
+  bodies: readonly WebhookBody[],
   events: number,
 ): Promise<number> {
   const pool = new Pool(receiver.origin, { connections: CONCURRENCY })
@@ -131,12 +145,16 @@ async function rawUndici(
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < bodies.length) {
-        const body = bodies[next++] as string
+        const body = bodies[next++] as WebhookBody
+        const signatures = signatureHeadersSync(settings, body, {
+          id: `raw-${next}`,
+          timestamp: Math.floor(Date.now() / 1000),
+        })
         const res = await pool.request({
           path: '/hook',
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'Segment.io/1.0' },
-          body,
+          headers: { 'user-agent': USER_AGENT, 'content-type': 'application/json', ...signatures },
+          body: body.json,
         })
         await res.body.dump()
       }
@@ -151,10 +169,8 @@ async function benchDrain(receiver: BenchReceiver, batchSize: number): Promise<v
   const path = freshDb()
   const bodies = await prefill(path, DRAIN_EVENTS)
   const before = await receiver.count()
-  const plugin = webhookPlugin(
-    { webhooks: [receiver.url], batchSize, sharedSecret: 'bench-secret' },
-    { store: { sqlite: { path } }, concurrency: CONCURRENCY },
-  )
+  const settings = { webhooks: [receiver.url], batchSize, sharedSecret: 'bench-secret' }
+  const plugin = webhookPlugin(settings, { store: { sqlite: { path } }, concurrency: CONCURRENCY })
   const start = performance.now()
   const result = await plugin.drain({ timeoutMs: 600_000 })
   const ourRate = DRAIN_EVENTS / (since(start) / 1000)
@@ -162,13 +178,15 @@ async function benchDrain(receiver: BenchReceiver, batchSize: number): Promise<v
   const got = (await receiver.count()) - before
   if (!result.drained || got < DRAIN_EVENTS)
     throw new Error(`drain delivered ${got} of ${DRAIN_EVENTS}`)
-  const rawBodies: string[] = []
+  const rawBodies: WebhookBody[] = []
   for (let i = 0; i < bodies.length; i += batchSize) {
     rawBodies.push(
-      batchSize === 1 ? (bodies[i] as string) : `[${bodies.slice(i, i + batchSize).join(',')}]`,
+      batchSize === 1
+        ? singleBody(bodies[i] as string)
+        : assembleBatch(bodies.slice(i, i + batchSize), { maxEvents: batchSize }).body,
     )
   }
-  const rawRate = await rawUndici(receiver, rawBodies, DRAIN_EVENTS)
+  const rawRate = await rawUndici(receiver, parseSettings(settings), rawBodies, DRAIN_EVENTS)
   report(
     `2. drain ${fmt(DRAIN_EVENTS)} queued, batchSize ${batchSize}, vs raw undici Pool.request (events/s, concurrency ${CONCURRENCY})`,
     fmt(ourRate),
