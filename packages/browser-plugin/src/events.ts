@@ -28,7 +28,12 @@ export interface WebhookEventMap {
     readonly retryAt: number
   }
   /** A permanent failure, an invalid event or an expired retry window: the event is given up. */
-  dead: QueuedEvent & { readonly reason: ReasonCode; readonly status: number | undefined }
+  dead: QueuedEvent & {
+    readonly reason: ReasonCode
+    readonly status: number | undefined
+    /** For `invalid_payload`: what is wrong with the event (e.g. "contains a circular reference"). */
+    readonly detail?: string
+  }
   /** The queue made room (oldest first) or could not read or store an event. */
   dropped: QueuedEvent & { readonly reason: DropReason }
 }

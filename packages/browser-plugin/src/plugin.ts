@@ -7,6 +7,7 @@ import {
   type WebhookSettingsInput,
 } from '@analytics-webhooks/core'
 import type { Context, Plugin } from '@segment/analytics-next'
+import { version } from '../package.json'
 import { createReports, type Subscribe } from './events.js'
 import { createOutbox, type Outbox } from './outbox.js'
 import { openQueue, type PersistedQueue, webStorage } from './queue.js'
@@ -126,7 +127,7 @@ export function webhookPlugin(
     let body: string
     try {
       body = encodeEvent(event)
-    } catch {
+    } catch (error) {
       emit('dead', {
         id: messageId,
         messageId,
@@ -134,6 +135,7 @@ export function webhookPlugin(
         attempts: 0,
         reason: 'invalid_payload',
         status: undefined,
+        detail: (error as Error).message,
       })
       return ctx
     }
@@ -144,7 +146,7 @@ export function webhookPlugin(
   return {
     name: 'Analytics Webhooks',
     type: 'destination',
-    version: '0.0.0',
+    version,
     isLoaded: () => loaded,
     load() {
       const [, drainer] = start()

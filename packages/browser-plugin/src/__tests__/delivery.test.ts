@@ -171,7 +171,14 @@ describe('every call is written to the persisted queue before it is sent', () =>
     expect(calls).toEqual([])
     expect(queued()).toEqual([])
     expect(reports).toEqual([
-      ['dead', expect.objectContaining({ reason: 'invalid_payload', attempts: 0 })],
+      [
+        'dead',
+        expect.objectContaining({
+          reason: 'invalid_payload',
+          attempts: 0,
+          detail: expect.stringContaining('circular reference'),
+        }),
+      ],
     ])
   })
 })
