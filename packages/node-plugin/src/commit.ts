@@ -2,9 +2,21 @@
 
 import type { DeadLetter, NewDelivery, QueueStore } from './store/types.js'
 
-interface Waiter {
-  resolve(): void
-  reject(error: unknown): void
+/** One promise for a whole group: every hook of the group awaits it (no promise or closure per event). */
+interface Group {
+  readonly done: Promise<void>
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
+
+function newGroup(): Group {
+  let resolve!: () => void
+  let reject!: (error: unknown) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { done, resolve, reject }
 }
 
 /** A group is committed at once when it reaches this many events, without waiting for the turn to end. */
@@ -31,7 +43,7 @@ export class CommitGroup {
   private readonly committed: () => void
   private deliveries: NewDelivery[] = []
   private letters: Omit<DeadLetter, 'queue'>[] = []
-  private waiters: Waiter[] = []
+  private group: Group | undefined
   private scheduled = false
   private tail: Promise<void> = Promise.resolve()
 
@@ -57,19 +69,21 @@ export class CommitGroup {
 
   /** Resolves when everything added so far is committed (or has failed). */
   async flush(): Promise<void> {
-    if (this.waiters.length > 0) this.commit()
+    if (this.group) this.commit()
     await this.tail
   }
 
   private wait(): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject })
-    })
+    let group = this.group
+    if (group === undefined) {
+      group = newGroup()
+      this.group = group
+    }
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.scheduledCommit)
     }
-    return done
+    return group.done
   }
 
   private readonly scheduledCommit = (): void => {
@@ -78,23 +92,23 @@ export class CommitGroup {
   }
 
   private commit(): void {
-    if (this.waiters.length === 0) return
+    const group = this.group
+    if (group === undefined) return
     const deliveries = this.deliveries
     const letters = this.letters
-    const waiters = this.waiters
     this.deliveries = []
     this.letters = []
-    this.waiters = []
+    this.group = undefined
     this.tail = this.tail.then(async () => {
       try {
         const store = await this.storeReady()
         if (letters.length > 0) await store.enqueueDead(this.queue, letters)
         if (deliveries.length > 0) await store.enqueue(this.queue, deliveries)
       } catch (error) {
-        for (const waiter of waiters) waiter.reject(error)
+        group.reject(error)
         return
       }
-      for (const waiter of waiters) waiter.resolve()
+      group.resolve()
       if (deliveries.length > 0) this.committed()
     })
   }
