@@ -25,6 +25,8 @@ const DRAIN_EVENTS = size('BENCH_DRAIN_EVENTS', 100_000)
 const BACKLOG_EVENTS = size('BENCH_BACKLOG_EVENTS', 1_000_000)
 const CONCURRENCY = size('BENCH_CONCURRENCY', 10)
 const RSS_SECONDS = size('BENCH_RSS_SECONDS', 5)
+/** analytics-node's `flushInterval` on every instance (see {@link analytics}); its default is 10 000. */
+const FLUSH_INTERVAL = size('BENCH_FLUSH_INTERVAL', 20)
 
 const rows: string[][] = []
 function report(name: string, ours: string, baseline: string, ratio: string, goal: string): void {
@@ -43,14 +45,14 @@ const freshDb = () => join(dir, `queue-${fileNo++}.sqlite`)
  * when called, and a last partial Segment.io batch that is smaller than that
  * number then waits the whole interval (default 10 s) whenever any destination
  * is still working when `closeAndFlush()` is called; measured, it added 10 s
- * to a 2 s run. Same setting for the plugin and the baseline.
+ * to a 2 s run. Same setting for the plugin and the baseline (`BENCH_FLUSH_INTERVAL`).
  */
 function analytics(host = 'http://127.0.0.1:9', stub = true): Analytics {
   return new Analytics({
     writeKey: 'bench',
     host,
     maxRetries: 0,
-    flushInterval: 20,
+    flushInterval: FLUSH_INTERVAL,
     ...(stub
       ? { httpClient: { makeRequest: async () => ({ status: 200, statusText: 'OK' }) } }
       : {}),
