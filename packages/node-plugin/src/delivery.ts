@@ -39,9 +39,13 @@ export interface DeliveryWorkerConfig {
   readonly events: PluginEvents
 }
 
-/** Delivered ids are recorded in groups of this many, or after this long, whichever comes first. */
-const COMPLETE_GROUP = 128
-const COMPLETE_DELAY_MS = 5
+/**
+ * Delivered ids are recorded in groups of this many, or after this long, whichever comes first.
+ * A WAL commit costs about as much as deleting ~100 rows, so small groups doubled the ack cost
+ * per event (measured 8-11 -> ~5 us). A crash before the write only means a resend (at-least-once).
+ */
+const COMPLETE_GROUP = 512
+const COMPLETE_DELAY_MS = 20
 /** How long after a commit the worker wakes, to claim what arrives meanwhile in one go. */
 const ENQUEUE_WAKE_DELAY_MS = 5
 
