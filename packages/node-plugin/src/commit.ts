@@ -19,8 +19,12 @@ function newGroup(): Group {
   return { done, resolve, reject }
 }
 
-/** A group is committed at once when it reaches this many events, without waiting for the turn to end. */
-const MAX_GROUP = 1024
+/**
+ * A group is committed at once when it reaches this many events, without waiting for the turn to
+ * end: hooks resolve sooner, so analytics-node contexts die young (less GC), for ~1 us more per event
+ * in transaction overhead. Measured in bench 1 against 1024: tracked 0.66 -> 0.73 of the no-op pipeline.
+ */
+const MAX_GROUP = 128
 
 /**
  * Collects deliveries and dead letters and commits them together at the end
