@@ -9,6 +9,7 @@ export default defineConfig([
     sourcemap: true,
     target: 'es2022',
     platform: 'node',
+    removeNodeProtocol: false,
     external: [
       'better-sqlite3',
       'undici',
@@ -25,6 +26,7 @@ export default defineConfig([
     sourcemap: true,
     target: 'es2022',
     platform: 'node',
+    removeNodeProtocol: false,
     banner: { js: '#!/usr/bin/env node' },
     external: [
       'better-sqlite3',

@@ -17,6 +17,7 @@ import {
 } from '@analytics-webhooks/core'
 import type { Context, Plugin } from '@segment/analytics-node'
 import type { Dispatcher } from 'undici'
+import { version } from '../package.json'
 import { CommitGroup } from './commit.js'
 import { DeliveryWorker } from './delivery.js'
 import { WebhookPluginError } from './errors.js'
@@ -26,8 +27,8 @@ import { deliveryId } from './id.js'
 import { resolveStore, type StoreOption } from './store/index.js'
 import type { QueueStats, QueueStore } from './store/types.js'
 
-/** The plugin's version, reported to analytics-node. */
-export const PLUGIN_VERSION = '0.0.0'
+/** The plugin's version, reported to analytics-node (the package's own, inlined at build time). */
+export const PLUGIN_VERSION: string = version
 
 /** Everything that is not a webhook setting: where the queue lives and how delivery runs. */
 export interface WebhookPluginOptions {
