@@ -27,8 +27,10 @@ export {
 export type {
   DeadLetter,
   DeadSelection,
+  KillUpdate,
   NewDelivery,
   QueueStats,
   QueueStore,
+  RetryUpdate,
   StoredDelivery,
 } from './store/types.js'

@@ -12,9 +12,11 @@ import {
 import type {
   DeadLetter,
   DeadSelection,
+  KillUpdate,
   NewDelivery,
   QueueStats,
   QueueStore,
+  RetryUpdate,
   StoredDelivery,
 } from './types.js'
 
@@ -283,11 +285,7 @@ export class PostgresQueueStore implements QueueStore {
    * @example
    * await store.retry('default', [id], { at: Date.now() + 5_000, attempts: 1, reason: 'http_5xx', status: 503 })
    */
-  async retry(
-    queue: string,
-    ids: readonly string[],
-    update: { at: number; attempts: number; reason: ReasonCode; status: number | null },
-  ): Promise<void> {
+  async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
@@ -313,17 +311,7 @@ export class PostgresQueueStore implements QueueStore {
    * @example
    * await store.kill('default', [id], { now: Date.now(), attempts: 1, reason: 'http_4xx', status: 400, detail: null })
    */
-  async kill(
-    queue: string,
-    ids: readonly string[],
-    update: {
-      now: number
-      attempts: number
-      reason: ReasonCode
-      status: number | null
-      detail: string | null
-    },
-  ): Promise<void> {
+  async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void> {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(

@@ -7,9 +7,11 @@ import Database from 'better-sqlite3'
 import type {
   DeadLetter,
   DeadSelection,
+  KillUpdate,
   NewDelivery,
   QueueStats,
   QueueStore,
+  RetryUpdate,
   StoredDelivery,
 } from './types.js'
 
@@ -265,11 +267,7 @@ export class SqliteQueueStore implements QueueStore {
     })()
   }
 
-  async retry(
-    queue: string,
-    ids: readonly string[],
-    update: { at: number; attempts: number; reason: ReasonCode; status: number | null },
-  ): Promise<void> {
+  async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
     if (ids.length === 0) return
     const reschedule = this.statement(
       `UPDATE deliveries SET attempts = ?, due_at = ?, ready_at = ?, lease_until = 0, worker = NULL,
@@ -296,17 +294,7 @@ export class SqliteQueueStore implements QueueStore {
     })()
   }
 
-  async kill(
-    queue: string,
-    ids: readonly string[],
-    update: {
-      now: number
-      attempts: number
-      reason: ReasonCode
-      status: number | null
-      detail: string | null
-    },
-  ): Promise<void> {
+  async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void> {
     if (ids.length === 0) return
     const move = this.statement(
       `INSERT INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)

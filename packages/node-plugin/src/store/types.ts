@@ -54,6 +54,25 @@ export interface QueueStats {
   readonly oldestEnqueuedAt: number | null
 }
 
+/** What a failed attempt changes on a delivery that will be tried again. */
+export interface RetryUpdate {
+  /** When to try next (ms since the epoch). */
+  readonly at: number
+  readonly attempts: number
+  readonly reason: ReasonCode
+  readonly status: number | null
+}
+
+/** What a delivery that is given up records in the dead-letter store. */
+export interface KillUpdate {
+  readonly now: number
+  readonly attempts: number
+  readonly reason: ReasonCode
+  readonly status: number | null
+  /** A short human-readable detail (never a secret). */
+  readonly detail: string | null
+}
+
 /** Which dead letters an operation applies to. */
 export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
 
@@ -81,23 +100,9 @@ export interface QueueStore {
   /** Delivered: removes them and counts them. */
   complete(queue: string, ids: readonly string[]): Promise<void>
   /** Failed temporarily: releases the lease and schedules the next attempt. */
-  retry(
-    queue: string,
-    ids: readonly string[],
-    update: { at: number; attempts: number; reason: ReasonCode; status: number | null },
-  ): Promise<void>
+  retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void>
   /** Failed for good (or expired): moves them to the dead-letter store. */
-  kill(
-    queue: string,
-    ids: readonly string[],
-    update: {
-      now: number
-      attempts: number
-      reason: ReasonCode
-      status: number | null
-      detail: string | null
-    },
-  ): Promise<void>
+  kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void>
   /** Gives leases back without counting an attempt (used on shutdown). */
   release(queue: string, ids: readonly string[]): Promise<void>
   /** Makes every waiting delivery due now (after the destination recovers, so the backlog drains at full speed). */
