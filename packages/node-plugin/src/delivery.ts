@@ -291,35 +291,12 @@ export class DeliveryWorker {
       timestamp: Math.floor(now() / 1000),
     })
     const headers = { ...this.baseHeaders, ...signatures }
+    const hit = (target: Target) =>
+      attempt(dispatcher, target, settings.method, headers, unit.body.json, settings.timeoutMs, now)
+    // One URL (the common case) skips the Promise.all and the array it maps.
     const targets = this.targets
-    let results: AttemptResult[]
-    if (targets.length === 1) {
-      results = [
-        await attempt(
-          dispatcher,
-          targets[0] as Target,
-          settings.method,
-          headers,
-          unit.body.json,
-          settings.timeoutMs,
-          now,
-        ),
-      ]
-    } else {
-      results = await Promise.all(
-        targets.map((target) =>
-          attempt(
-            dispatcher,
-            target,
-            settings.method,
-            headers,
-            unit.body.json,
-            settings.timeoutMs,
-            now,
-          ),
-        ),
-      )
-    }
+    const results: AttemptResult[] =
+      targets.length === 1 ? [await hit(targets[0] as Target)] : await Promise.all(targets.map(hit))
     const outcome = fanOutOutcome(results)
     const wasDown = backoff.isDown
     backoff.record(outcome.verdict, now())
