@@ -2,6 +2,7 @@
 
 import type { ReasonCode } from '@analytics-webhooks/core'
 import pg from 'pg'
+import { type DeadRow, toDeadLetter } from './dead-row.js'
 import { PostgresStoreError } from './postgres-errors.js'
 import { migratePostgres } from './postgres-migrations.js'
 import {
@@ -47,19 +48,6 @@ interface DeliveryRow {
   attempts: number
   last_reason: string | null
   last_status: number | null
-}
-
-interface DeadRow {
-  queue: string
-  id: string
-  body: string
-  message_id: string | null
-  enqueued_at: string
-  attempts: number
-  dead_at: string
-  reason: string
-  last_status: number | null
-  detail: string | null
 }
 
 type WakeListener = () => void
@@ -706,21 +694,6 @@ function toStoredDelivery(r: DeliveryRow): StoredDelivery {
     nextAttemptAt: Number(r.next_attempt_at),
     lastReason: r.last_reason as ReasonCode | null,
     lastStatus: r.last_status,
-  }
-}
-
-function toDeadLetter(r: DeadRow): DeadLetter {
-  return {
-    id: r.id,
-    body: r.body,
-    messageId: r.message_id,
-    enqueuedAt: Number(r.enqueued_at),
-    queue: r.queue,
-    attempts: r.attempts,
-    deadAt: Number(r.dead_at),
-    reason: r.reason as ReasonCode,
-    lastStatus: r.last_status,
-    detail: r.detail,
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ReasonCode } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
+import { type DeadRow, toDeadLetter } from './dead-row.js'
 import type {
   DeadLetter,
   DeadSelection,
@@ -95,19 +96,6 @@ interface DeliveryRow {
   due_at: number
   last_reason: string | null
   last_status: number | null
-}
-
-interface DeadRow {
-  queue: string
-  id: string
-  body: string
-  message_id: string | null
-  enqueued_at: number
-  attempts: number
-  dead_at: number
-  reason: string
-  last_status: number | null
-  detail: string | null
 }
 
 type Statement = Database.Statement<unknown[], unknown>
@@ -467,20 +455,5 @@ function toStoredDelivery(queue: string, row: DeliveryRow, body: string): Stored
     nextAttemptAt: row.due_at,
     lastReason: row.last_reason as ReasonCode | null,
     lastStatus: row.last_status,
-  }
-}
-
-function toDeadLetter(row: DeadRow): DeadLetter {
-  return {
-    id: row.id,
-    body: row.body,
-    messageId: row.message_id,
-    enqueuedAt: row.enqueued_at,
-    queue: row.queue,
-    attempts: row.attempts,
-    deadAt: row.dead_at,
-    reason: row.reason as ReasonCode,
-    lastStatus: row.last_status,
-    detail: row.detail,
   }
 }
