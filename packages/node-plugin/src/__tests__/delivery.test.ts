@@ -229,6 +229,24 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       )
     })
 
+    it('with the default settings, a hanging server is cut off at 5 s and the event retried', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? 'hang' : { status: 200 }))
+      const { analytics, plugin } = await pipeline(
+        { webhooks: [r.url] },
+        { retry: { baseDelayMs: 10, maxDelayMs: 20 } },
+      )
+      const retries = collect<RetryEvent>(plugin, 'retry')
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      expect(await plugin.drain({ timeoutMs: 15_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(retries).toEqual([expect.objectContaining({ reason: 'timeout', attempts: 1 })])
+      expect(r.requests).toHaveLength(2)
+      const gap = (r.requests[1]?.at as number) - (r.requests[0]?.at as number)
+      // The whole exchange gets 5 s (a shared deadline may add up to 50 ms), then a 10-20 ms backoff.
+      expect(gap).toBeGreaterThanOrEqual(4_990)
+      expect(gap).toBeLessThan(6_500)
+    })
+
     it('the timeout defaults to 5 s', () => {
       const plugin = webhookPlugin(
         { webhooks: ['https://example.com/hook'] },
