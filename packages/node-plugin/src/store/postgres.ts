@@ -254,9 +254,7 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH locked AS (
-         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
-       ), done AS (
+      `WITH ${this.lockIds()}, done AS (
          DELETE FROM ${this.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
        )
        INSERT INTO ${this.s}.counters AS c (queue, shard, delivered)
@@ -277,9 +275,7 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH locked AS (
-         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
-       ), moved AS (
+      `WITH ${this.lockIds()}, moved AS (
          UPDATE ${this.s}.deliveries AS d
          SET next_attempt_at = $3, attempts = $4, last_reason = $5, last_status = $6,
              lease_owner = NULL, lease_expires_at = NULL
@@ -303,9 +299,7 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH locked AS (
-         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
-       ), moved AS (
+      `WITH ${this.lockIds()}, moved AS (
          DELETE FROM ${this.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id
          RETURNING d.queue, d.id, d.body, d.message_id, d.enqueued_at, d.seq
        )
@@ -330,9 +324,7 @@ export class PostgresQueueStore implements QueueStore {
     this.assertOpen()
     if (ids.length === 0) return
     await this.pool.query(
-      `WITH locked AS (
-         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
-       ), freed AS (
+      `WITH ${this.lockIds()}, freed AS (
          UPDATE ${this.s}.deliveries AS d SET lease_owner = NULL, lease_expires_at = NULL
          FROM locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
        )
@@ -667,6 +659,17 @@ export class PostgresQueueStore implements QueueStore {
       )
     }, delay)
     this.reconnectTimer.unref()
+  }
+
+  /**
+   * The `locked` CTE every finishing statement starts with: the rows of queue
+   * `$1` whose ids are in `$2`, locked in id order, so two workers finishing the
+   * same deliveries (after a lease takeover) wait for each other instead of deadlocking.
+   */
+  private lockIds(): string {
+    return `locked AS (
+         SELECT id FROM ${this.s}.deliveries WHERE queue = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE
+       )`
   }
 
   private async stopListener(): Promise<void> {
