@@ -49,8 +49,13 @@ export function assembleBatch(
   if (first === undefined) throw new RangeError('assembleBatch needs at least one event')
   const maxEvents = Math.max(1, Math.min(limits.maxEvents, events.length))
   const maxBytes = limits.maxBytes ?? LIMITS.maxBatchBytes
-  let bytes = 2 + utf8Length(first) // "[" + first + "]"
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: when 3x the length fits, every event fits and the
+  // per-character count (most of this function's cost) is skipped.
+  let units = 1 + maxEvents
+  for (let i = 0; i < maxEvents; i++) units += (events[i] as string).length
   let taken = 1
+  if (units * 3 <= maxBytes) taken = maxEvents
+  let bytes = taken === 1 ? 2 + utf8Length(first) : 0 // "[" + first + "]"
   while (taken < maxEvents) {
     const next = events[taken] as string
     const size = 1 + utf8Length(next) // "," + next
