@@ -2,12 +2,11 @@
 
 import { createHmac } from 'node:crypto'
 import type { WebhookBody } from './body.js'
+import { classicKey, standardKey } from './keys.js'
 import {
-  classicKey,
   classicSignedText,
   type SignatureContext,
   type SigningSettings,
-  standardKey,
   standardSignedText,
 } from './signing.js'
 
