@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ReasonCode } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
+import { BLOCK_MAX, HeldBlock, type PackedBlock, packBlock, unpackBlock } from './block.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import type {
   DeadLetter,
@@ -85,6 +86,29 @@ const MIGRATIONS: readonly string[] = [
      delivered INTEGER NOT NULL DEFAULT 0,
      retried INTEGER NOT NULL DEFAULT 0
    );`,
+  // Never-attempted deliveries, many to a row (see block.ts): a claim, a lease and a delete per
+  // block instead of per delivery. A delivery leaves its block as a row of deliveries once it is
+  // rescheduled, given back on its own, or touched by a process that does not hold the block.
+  // `done` counts deliveries of a leased block already delivered or moved out, so stats skip them.
+  `CREATE TABLE delivery_blocks (
+     seq INTEGER PRIMARY KEY,
+     queue TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     done INTEGER NOT NULL DEFAULT 0,
+     first_at INTEGER NOT NULL,
+     last_at INTEGER NOT NULL,
+     due_at INTEGER NOT NULL,
+     ready_at INTEGER NOT NULL,
+     lease_until INTEGER NOT NULL DEFAULT 0,
+     worker TEXT
+   );
+   CREATE INDEX delivery_blocks_ready ON delivery_blocks (queue, ready_at, seq);
+   -- Payloads apart again, so a lease or a count rewrites a small row.
+   CREATE TABLE delivery_block_bodies (
+     seq INTEGER PRIMARY KEY,
+     meta TEXT NOT NULL,
+     bodies TEXT NOT NULL
+   );`,
 ]
 
 interface DeliveryRow {
@@ -116,6 +140,9 @@ export class SqliteQueueStore implements QueueStore {
   private readonly options: SqliteStoreOptions
   private db: Database.Database | undefined
   private statements: Record<string, Statement> = {}
+  /** Blocks this instance has leased, by seq, and where each of their deliveries is. */
+  private readonly held = new Map<number, HeldBlock>()
+  private readonly heldIds = new Map<string, { block: HeldBlock; index: number }>()
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = options
@@ -164,26 +191,37 @@ export class SqliteQueueStore implements QueueStore {
 
   async enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return
+    const blocks: PackedBlock[] = []
+    for (let i = 0; i < deliveries.length; i += BLOCK_MAX) {
+      blocks.push(
+        packBlock(deliveries.length <= BLOCK_MAX ? deliveries : deliveries.slice(i, i + BLOCK_MAX)),
+      )
+    }
     const insert = this.statement(
-      `INSERT INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at)
+      `INSERT INTO delivery_blocks (queue, count, first_at, last_at, due_at, ready_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
     )
-    const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
+    const insertBodies = this.statement(
+      'INSERT INTO delivery_block_bodies (seq, meta, bodies) VALUES (?, ?, ?)',
+    )
     this.database.transaction(() => {
-      for (const d of deliveries) {
-        const at = d.enqueuedAt
-        const { lastInsertRowid } = insert.run(queue, d.id, d.messageId, at, at, at)
-        insertBody.run(lastInsertRowid, d.body)
+      for (const b of blocks) {
+        const { lastInsertRowid } = insert.run(
+          queue,
+          b.count,
+          b.firstAt,
+          b.lastAt,
+          b.firstAt,
+          b.firstAt,
+        )
+        insertBodies.run(lastInsertRowid, b.meta, b.bodies)
       }
     })()
   }
 
   async enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void> {
     if (letters.length === 0) return
-    const insert = this.statement(
-      `INSERT INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
+    const insert = this.insertDead()
     this.database.transaction(() => {
       for (const l of letters) {
         insert.run(
@@ -202,12 +240,83 @@ export class SqliteQueueStore implements QueueStore {
     })()
   }
 
+  /**
+   * Leases rows first (retries, replays, deliveries given back one by one),
+   * then whole blocks, oldest due first. A block is split into rows when it
+   * does not fit in `limit` or is not wholly due, and nothing else was taken.
+   */
   async claim(
     queue: string,
     options: { limit: number; now: number; leaseMs: number; worker: string },
   ): Promise<StoredDelivery[]> {
     const { limit, now, leaseMs, worker } = options
     if (limit <= 0) return []
+    const until = now + leaseMs
+    const candidates = this.statement(
+      `SELECT seq, count, last_at FROM delivery_blocks WHERE queue = ? AND ready_at <= ?
+       ORDER BY ready_at, seq LIMIT ?`,
+    )
+    const lease = this.statement(
+      `UPDATE delivery_blocks SET lease_until = ?, ready_at = ?, worker = ?, done = 0 WHERE seq = ?`,
+    )
+    const payload = this.statement('SELECT meta, bodies FROM delivery_block_bodies WHERE seq = ?')
+    const { rows, blocks } = this.database.transaction(() => {
+      const rows = this.claimRows(queue, limit, now, until, worker)
+      const blocks: { seq: number; meta: string; bodies: string }[] = []
+      let room = limit - rows.length
+      if (room === 0) return { rows, blocks }
+      const found = candidates.all(queue, now, Math.min(room, 1000)) as {
+        seq: number
+        count: number
+        last_at: number
+      }[]
+      for (const block of found) {
+        if (block.count > room || block.last_at > now) {
+          if (rows.length === 0 && blocks.length === 0) {
+            this.explode(block.seq)
+            rows.push(...this.claimRows(queue, room, now, until, worker))
+          }
+          break
+        }
+        lease.run(until, until, worker, block.seq)
+        const { meta, bodies } = payload.get(block.seq) as { meta: string; bodies: string }
+        blocks.push({ seq: block.seq, meta, bodies })
+        room -= block.count
+      }
+      return { rows, blocks }
+    })()
+    if (blocks.length === 0) return rows
+    const claimed = rows
+    for (const { seq, meta, bodies } of blocks) {
+      const held = new HeldBlock(seq, queue, worker, unpackBlock(meta, bodies))
+      this.hold(held)
+      for (const d of held.deliveries) {
+        claimed.push({
+          id: d.id,
+          body: d.body,
+          messageId: d.messageId,
+          enqueuedAt: d.enqueuedAt,
+          queue,
+          attempts: 0,
+          nextAttemptAt: d.enqueuedAt,
+          lastReason: null,
+          lastStatus: null,
+        })
+      }
+    }
+    // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
+    if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+    return claimed
+  }
+
+  /** Leases up to `limit` due rows, oldest due first; runs inside the caller's transaction. */
+  private claimRows(
+    queue: string,
+    limit: number,
+    now: number,
+    until: number,
+    worker: string,
+  ): StoredDelivery[] {
     const lease = this.statement(
       `UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
        WHERE seq IN (SELECT seq FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?)
@@ -217,21 +326,18 @@ export class SqliteQueueStore implements QueueStore {
     const bodiesOf = this.statement(
       `SELECT b.body FROM json_each(?) AS j CROSS JOIN delivery_bodies AS b ON b.seq = j.value ORDER BY j.key`,
     ).pluck()
-    const until = now + leaseMs
-    return this.database.transaction(() => {
-      const rows = lease.all(until, until, worker, queue, now, limit) as DeliveryRow[]
-      if (rows.length === 0) return []
-      // RETURNING gives no order; the claim is oldest due first, then first enqueued.
-      rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
-      const seqs: number[] = new Array(rows.length)
-      for (let i = 0; i < rows.length; i++) seqs[i] = (rows[i] as DeliveryRow).seq
-      const bodies = bodiesOf.all(JSON.stringify(seqs)) as string[]
-      const claimed: StoredDelivery[] = new Array(rows.length)
-      for (let i = 0; i < rows.length; i++) {
-        claimed[i] = toStoredDelivery(queue, rows[i] as DeliveryRow, bodies[i] as string)
-      }
-      return claimed
-    })()
+    const rows = lease.all(until, until, worker, queue, now, limit) as DeliveryRow[]
+    if (rows.length === 0) return []
+    // RETURNING gives no order; the claim is oldest due first, then first enqueued.
+    rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
+    const seqs: number[] = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) seqs[i] = (rows[i] as DeliveryRow).seq
+    const bodies = bodiesOf.all(JSON.stringify(seqs)) as string[]
+    const claimed: StoredDelivery[] = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      claimed[i] = toStoredDelivery(queue, rows[i] as DeliveryRow, bodies[i] as string)
+    }
+    return claimed
   }
 
   async complete(queue: string, ids: readonly string[]): Promise<void> {
@@ -247,12 +353,22 @@ export class SqliteQueueStore implements QueueStore {
       `INSERT INTO queue_counters (queue, delivered, retried) VALUES (?, ?, 0)
        ON CONFLICT (queue) DO UPDATE SET delivered = delivered + excluded.delivered`,
     )
-    this.database.transaction(() => {
-      const seqs = remove.all(queue, JSON.stringify(ids)) as number[]
-      if (seqs.length === 0) return
-      removeBodies.run(JSON.stringify(seqs))
-      count.run(queue, seqs.length)
-    })()
+    this.change((touched) => {
+      const { held, rows } = this.locate(queue, ids)
+      let delivered = 0
+      if (rows.length > 0) {
+        const seqs = remove.all(queue, JSON.stringify(rows)) as number[]
+        if (seqs.length > 0) removeBodies.run(JSON.stringify(seqs))
+        delivered += seqs.length
+      }
+      for (const { block, index } of held) {
+        if (block.remove(index)) {
+          delivered++
+          touched.add(block)
+        }
+      }
+      if (delivered > 0) count.run(queue, delivered)
+    })
   }
 
   async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
@@ -261,31 +377,49 @@ export class SqliteQueueStore implements QueueStore {
       `UPDATE deliveries SET attempts = ?, due_at = ?, ready_at = ?, lease_until = 0, worker = NULL,
        last_reason = ?, last_status = ? WHERE queue = ? AND id = ?`,
     )
+    // A delivery leaving its block becomes a row with its new schedule.
+    const insert = this.statement(
+      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at, last_reason, last_status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const count = this.statement(
       `INSERT INTO queue_counters (queue, delivered, retried) VALUES (?, 0, ?)
        ON CONFLICT (queue) DO UPDATE SET retried = retried + excluded.retried`,
     )
-    this.database.transaction(() => {
+    const { attempts, at, reason, status } = update
+    this.change((touched) => {
+      const { held, rows } = this.locate(queue, ids)
       let changed = 0
-      for (const id of ids) {
-        changed += reschedule.run(
-          update.attempts,
-          update.at,
-          update.at,
-          update.reason,
-          update.status,
+      for (const id of rows) {
+        changed += reschedule.run(attempts, at, at, reason, status, queue, id).changes
+      }
+      for (const { block, index } of held) {
+        if (!block.remove(index)) continue
+        touched.add(block)
+        const d = block.deliveries[index] as NewDelivery
+        const row = insert.run(
           queue,
-          id,
-        ).changes
+          d.id,
+          d.messageId,
+          d.enqueuedAt,
+          attempts,
+          at,
+          at,
+          reason,
+          status,
+        )
+        if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
+        changed++
       }
       if (changed > 0) count.run(queue, changed)
-    })()
+    })
   }
 
   async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void> {
     if (ids.length === 0) return
     const move = this.statement(
-      `INSERT INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
+      `INSERT OR IGNORE INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
        SELECT d.queue, d.id, b.body, d.message_id, d.enqueued_at, ?, ?, ?, ?, ?
        FROM deliveries d JOIN delivery_bodies b ON b.seq = d.seq WHERE d.queue = ? AND d.id = ?`,
     )
@@ -293,14 +427,33 @@ export class SqliteQueueStore implements QueueStore {
       'DELETE FROM deliveries WHERE queue = ? AND id = ? RETURNING seq',
     ).pluck()
     const removeBody = this.statement('DELETE FROM delivery_bodies WHERE seq = ?')
+    const insert = this.insertDead()
     const { attempts, now, reason, status, detail } = update
-    this.database.transaction(() => {
-      for (const id of ids) {
-        if (move.run(attempts, now, reason, status, detail, queue, id).changes > 0) {
-          removeBody.run(remove.get(queue, id))
-        }
+    this.change((touched) => {
+      const { held, rows } = this.locate(queue, ids)
+      for (const id of rows) {
+        move.run(attempts, now, reason, status, detail, queue, id)
+        const seq = remove.get(queue, id)
+        if (seq !== undefined) removeBody.run(seq)
       }
-    })()
+      for (const { block, index } of held) {
+        if (!block.remove(index)) continue
+        touched.add(block)
+        const d = block.deliveries[index] as NewDelivery
+        insert.run(
+          queue,
+          d.id,
+          d.body,
+          d.messageId,
+          d.enqueuedAt,
+          attempts,
+          now,
+          reason,
+          status,
+          detail,
+        )
+      }
+    })
   }
 
   async release(queue: string, ids: readonly string[]): Promise<void> {
@@ -308,22 +461,43 @@ export class SqliteQueueStore implements QueueStore {
     const release = this.statement(
       'UPDATE deliveries SET lease_until = 0, ready_at = due_at, worker = NULL WHERE queue = ? AND id = ?',
     )
-    this.database.transaction(() => {
-      for (const id of ids) release.run(queue, id)
-    })()
+    this.change((touched) => {
+      const { held, rows } = this.locate(queue, ids)
+      for (const id of rows) release.run(queue, id)
+      for (const { block, index } of held) if (block.release(index)) touched.add(block)
+    })
   }
 
   async wake(queue: string, now: number): Promise<number> {
-    return this.statement(
+    const wakeRows = this.statement(
       `UPDATE deliveries SET due_at = ?, ready_at = ? WHERE queue = ? AND lease_until <= ? AND due_at > ?`,
-    ).run(now, now, queue, now, now).changes
+    )
+    const waiting = this.statement(
+      `SELECT coalesce(sum(count - done), 0) FROM delivery_blocks
+       WHERE queue = ? AND lease_until <= ? AND due_at > ?`,
+    ).pluck()
+    const wakeBlocks = this.statement(
+      `UPDATE delivery_blocks SET due_at = ?, ready_at = ?, last_at = min(last_at, ?)
+       WHERE queue = ? AND lease_until <= ? AND due_at > ?`,
+    )
+    return this.database.transaction(() => {
+      const rows = wakeRows.run(now, now, queue, now, now).changes
+      const inBlocks = waiting.get(queue, now, now) as number
+      if (inBlocks > 0) wakeBlocks.run(now, now, now, queue, now, now)
+      return rows + inBlocks
+    })()
   }
 
   async nextDueAt(queue: string): Promise<number | null> {
     const row = this.statement(
       'SELECT ready_at FROM deliveries WHERE queue = ? ORDER BY ready_at LIMIT 1',
-    ).get(queue) as { ready_at: number } | undefined
-    return row ? row.ready_at : null
+    ).pluck()
+    const block = this.statement(
+      'SELECT ready_at FROM delivery_blocks WHERE queue = ? ORDER BY ready_at LIMIT 1',
+    ).pluck()
+    const [a, b] = [row.get(queue), block.get(queue)] as (number | undefined)[]
+    if (a === undefined) return b ?? null
+    return b === undefined ? a : Math.min(a, b)
   }
 
   async stats(queue?: string): Promise<QueueStats> {
@@ -340,6 +514,12 @@ export class SqliteQueueStore implements QueueStore {
       retrying: number
       oldest: number | null
     }
+    const blocks = this.statement(
+      `SELECT coalesce(sum(count - done), 0) AS total,
+       coalesce(sum(CASE WHEN lease_until > ? THEN count - done ELSE 0 END), 0) AS in_flight,
+       min(first_at) AS oldest
+       FROM delivery_blocks ${where}`,
+    ).get(now, ...args) as { total: number; in_flight: number; oldest: number | null }
     const counters = this.statement(
       `SELECT coalesce(sum(delivered), 0) AS delivered, coalesce(sum(retried), 0) AS retried FROM queue_counters ${where}`,
     ).get(...args) as { delivered: number; retried: number }
@@ -352,15 +532,17 @@ export class SqliteQueueStore implements QueueStore {
       deadByReason[reason] = n
       deadTotal += n
     }
+    const oldest = [waiting.oldest, blocks.oldest].filter((t): t is number => t !== null)
+    const inFlight = waiting.in_flight + blocks.in_flight
     return {
-      queued: waiting.total - waiting.in_flight,
-      inFlight: waiting.in_flight,
+      queued: waiting.total + blocks.total - inFlight,
+      inFlight,
       retrying: waiting.retrying,
       delivered: counters.delivered,
       retried: counters.retried,
       dead: deadTotal,
       deadByReason,
-      oldestEnqueuedAt: waiting.oldest,
+      oldestEnqueuedAt: oldest.length === 0 ? null : Math.min(...oldest),
     }
   }
 
@@ -415,8 +597,155 @@ export class SqliteQueueStore implements QueueStore {
     })()
   }
 
+  private insertDead(): Statement {
+    return this.statement(
+      `INSERT OR IGNORE INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+  }
+
+  /**
+   * Runs `work` in one transaction, then writes what changed in the blocks it
+   * touched. If the transaction fails, those blocks are forgotten: their rows
+   * keep the lease, and once it expires they are claimed and sent again
+   * (at-least-once), so nothing is lost.
+   */
+  private change(work: (touched: Set<HeldBlock>) => void): void {
+    const touched = new Set<HeldBlock>()
+    try {
+      this.database.transaction(() => {
+        work(touched)
+        for (const block of touched) this.saveBlock(block)
+      })()
+    } catch (error) {
+      for (const block of touched) this.forget(block)
+      throw error
+    }
+    for (const block of touched) if (block.settled) this.forget(block)
+  }
+
+  /**
+   * Writes a held block's progress. Settled, its row is deleted, unleased
+   * (everything given back), or cut down to what was given back. The
+   * `worker` check leaves alone a block another worker took over after this
+   * one's lease expired: that worker sends it again.
+   */
+  private saveBlock(block: HeldBlock): void {
+    const { seq, worker } = block
+    if (!block.settled) {
+      this.statement('UPDATE delivery_blocks SET done = ? WHERE seq = ? AND worker = ?').run(
+        block.gone,
+        seq,
+        worker,
+      )
+      return
+    }
+    const kept = block.released()
+    if (kept.length === 0) {
+      const removed = this.statement(
+        'DELETE FROM delivery_blocks WHERE seq = ? AND worker = ?',
+      ).run(seq, worker)
+      if (removed.changes > 0)
+        this.statement('DELETE FROM delivery_block_bodies WHERE seq = ?').run(seq)
+      return
+    }
+    const p = packBlock(kept)
+    const unleased = this.statement(
+      `UPDATE delivery_blocks SET count = ?, done = 0, first_at = ?, last_at = ?, due_at = ?,
+       ready_at = ?, lease_until = 0, worker = NULL WHERE seq = ? AND worker = ?`,
+    ).run(p.count, p.firstAt, p.lastAt, p.firstAt, p.firstAt, seq, worker)
+    if (unleased.changes > 0 && block.gone > 0) {
+      this.statement('UPDATE delivery_block_bodies SET meta = ?, bodies = ? WHERE seq = ?').run(
+        p.meta,
+        p.bodies,
+        seq,
+      )
+    }
+  }
+
+  /**
+   * Splits `ids` into deliveries of blocks this store holds and the rest. A
+   * block (not held here) that has one of the rest is first made into rows,
+   * so the per-row statements find it.
+   */
+  private locate(
+    queue: string,
+    ids: readonly string[],
+  ): { held: { block: HeldBlock; index: number }[]; rows: string[] } {
+    const held: { block: HeldBlock; index: number }[] = []
+    const rows: string[] = []
+    for (const id of ids) {
+      const at = this.heldIds.get(id)
+      if (at !== undefined && at.block.queue === queue) held.push(at)
+      else rows.push(id)
+    }
+    if (rows.length > 0) {
+      const holding = this.statement(
+        'SELECT b.seq FROM delivery_blocks b JOIN delivery_block_bodies p ON p.seq = b.seq WHERE b.queue = ? AND instr(p.meta, ?) > 0',
+      ).pluck()
+      for (const id of rows) {
+        for (const seq of holding.all(queue, JSON.stringify(id)) as number[]) {
+          if (!this.held.has(seq)) this.explode(seq)
+        }
+      }
+    }
+    return { held, rows }
+  }
+
+  /** Turns a block into one row per delivery, keeping its lease; runs inside the caller's transaction. */
+  private explode(seq: number): void {
+    const block = this.statement(
+      'DELETE FROM delivery_blocks WHERE seq = ? RETURNING queue, lease_until, worker',
+    ).get(seq) as { queue: string; lease_until: number; worker: string | null } | undefined
+    const payload = this.statement(
+      'DELETE FROM delivery_block_bodies WHERE seq = ? RETURNING meta, bodies',
+    ).get(seq) as { meta: string; bodies: string } | undefined
+    const held = this.held.get(seq)
+    if (held) this.forget(held)
+    if (block === undefined || payload === undefined) return
+    const insert = this.statement(
+      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
+    const { queue, lease_until: leaseUntil, worker } = block
+    for (const d of unpackBlock(payload.meta, payload.bodies)) {
+      const at = d.enqueuedAt
+      const row = insert.run(
+        queue,
+        d.id,
+        d.messageId,
+        at,
+        at,
+        Math.max(at, leaseUntil),
+        leaseUntil,
+        worker,
+      )
+      if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
+    }
+  }
+
+  private hold(block: HeldBlock): void {
+    const previous = this.held.get(block.seq)
+    if (previous) this.forget(previous)
+    this.held.set(block.seq, block)
+    const { deliveries } = block
+    for (let index = 0; index < deliveries.length; index++) {
+      this.heldIds.set((deliveries[index] as NewDelivery).id, { block, index })
+    }
+  }
+
+  private forget(block: HeldBlock): void {
+    if (this.held.get(block.seq) === block) this.held.delete(block.seq)
+    for (const d of block.deliveries) {
+      if (this.heldIds.get(d.id)?.block === block) this.heldIds.delete(d.id)
+    }
+  }
+
   async close(): Promise<void> {
     this.statements = {}
+    this.held.clear()
+    this.heldIds.clear()
     const db = this.db
     this.db = undefined
     db?.close()
@@ -442,6 +771,17 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${v + 1}`)
     }
   }).immediate()
+}
+
+function isDueOrdered(deliveries: readonly StoredDelivery[]): boolean {
+  for (let i = 1; i < deliveries.length; i++) {
+    if (
+      (deliveries[i] as StoredDelivery).nextAttemptAt <
+      (deliveries[i - 1] as StoredDelivery).nextAttemptAt
+    )
+      return false
+  }
+  return true
 }
 
 function toStoredDelivery(queue: string, row: DeliveryRow, body: string): StoredDelivery {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { BLOCK_MAX } from '../block.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
@@ -27,14 +28,14 @@ describeQueueStoreContract('sqlite', async () => {
 })
 
 describe('SqliteQueueStore', () => {
-  it('creates the file and its directory, in WAL mode, at schema version 1', async () => {
+  it('creates the file and its directory, in WAL mode, at the newest schema version', async () => {
     const path = join(tempDir(), 'nested', 'dir', 'q.sqlite')
     const store = new SqliteQueueStore({ path })
     await store.open()
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('user_version', { simple: true })).toBe(1)
+    expect(db.pragma('user_version', { simple: true })).toBe(2)
     db.close()
   })
 
@@ -79,5 +80,110 @@ describe('SqliteQueueStore', () => {
       if (saved === undefined) delete process.env[DB_PATH_ENV]
       else process.env[DB_PATH_ENV] = saved
     }
+  })
+})
+
+describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () => {
+  const LEASE = { leaseMs: 60_000, worker: 'w' }
+  const items = (count: number, enqueuedAt = 1000) =>
+    Array.from({ length: count }, (_, i) => ({
+      id: `b-${i}`,
+      body: JSON.stringify({ type: 'track', i }),
+      messageId: `m-${i}`,
+      enqueuedAt,
+    }))
+  const blockRows = (path: string) => {
+    const db = new Database(path, { readonly: true })
+    const rows = db.prepare('SELECT count, done, lease_until FROM delivery_blocks').all()
+    db.close()
+    return rows
+  }
+
+  it('stores an enqueue call as rows of at most BLOCK_MAX deliveries, claimed whole', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    await store.enqueue('q', items(BLOCK_MAX * 2 + 10))
+    expect(blockRows(path).map((r) => (r as { count: number }).count)).toEqual([
+      BLOCK_MAX,
+      BLOCK_MAX,
+      10,
+    ])
+    const claimed = await store.claim('q', { limit: BLOCK_MAX * 2 + 5, now: 2000, ...LEASE })
+    // Two whole blocks fit; the third would overflow the limit and waits for the next claim.
+    expect(claimed).toHaveLength(BLOCK_MAX * 2)
+    expect(claimed.map((d) => d.id).slice(0, 3)).toEqual(['b-0', 'b-1', 'b-2'])
+    await store.close()
+  })
+
+  it('after some are delivered and the rest given back, only the rest is sent again', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    await store.enqueue('q', items(4))
+    const claimed = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    await store.complete('q', [claimed[0]?.id as string, claimed[2]?.id as string])
+    expect(blockRows(path)).toEqual([{ count: 4, done: 2, lease_until: 62_000 }])
+    const stats = await store.stats('q')
+    expect([stats.queued + stats.inFlight, stats.delivered]).toEqual([2, 2])
+    await store.release('q', [claimed[1]?.id as string, claimed[3]?.id as string])
+    const again = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    expect(again.map((d) => d.id)).toEqual(['b-1', 'b-3'])
+    expect(again.map((d) => d.body)).toEqual([claimed[1]?.body, claimed[3]?.body])
+    await store.close()
+  })
+
+  it('a block held by a process that died is claimed whole by another once the lease expires', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const dying = new SqliteQueueStore({ path })
+    const next = new SqliteQueueStore({ path })
+    await Promise.all([dying.open(), next.open()])
+    await dying.enqueue('q', items(3))
+    const claimed = await dying.claim('q', { limit: 10, now: 2000, leaseMs: 1000, worker: 'a' })
+    await dying.complete('q', [claimed[0]?.id as string])
+    // The completion of one delivery is counted, but the block is only deleted once all three
+    // have an outcome: after a crash all three are sent again (at-least-once, never lost).
+    expect(await next.claim('q', { limit: 10, now: 2999, leaseMs: 1000, worker: 'b' })).toEqual([])
+    const taken = await next.claim('q', { limit: 10, now: 3000, leaseMs: 1000, worker: 'b' })
+    expect(taken.map((d) => d.id)).toEqual(['b-0', 'b-1', 'b-2'])
+    // The first process's late outcomes leave the block alone: it is no longer theirs.
+    await dying.complete('q', [claimed[1]?.id as string, claimed[2]?.id as string])
+    expect(await next.nextDueAt('q')).toBe(4000)
+    await next.complete(
+      'q',
+      taken.map((d) => d.id),
+    )
+    expect(await next.nextDueAt('q')).toBeNull()
+    await Promise.all([dying.close(), next.close()])
+  })
+
+  it('upgrades a file made at schema version 1, keeping its deliveries', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const old = new Database(path)
+    old.exec(`CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, id TEXT NOT NULL UNIQUE,
+      message_id TEXT, enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL,
+      lease_until INTEGER NOT NULL DEFAULT 0, ready_at INTEGER NOT NULL, worker TEXT, last_reason TEXT, last_status INTEGER);
+      CREATE INDEX deliveries_ready ON deliveries (queue, ready_at, seq);
+      CREATE TABLE delivery_bodies (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+      CREATE TABLE dead_letters (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+      message_id TEXT, enqueued_at INTEGER NOT NULL, attempts INTEGER NOT NULL, dead_at INTEGER NOT NULL, reason TEXT NOT NULL,
+      last_status INTEGER, detail TEXT);
+      CREATE INDEX dead_letters_queue ON dead_letters (queue, seq);
+      CREATE TABLE queue_counters (queue TEXT PRIMARY KEY, delivered INTEGER NOT NULL DEFAULT 0, retried INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO deliveries (seq, queue, id, message_id, enqueued_at, attempts, due_at, ready_at, last_reason, last_status)
+        VALUES (1, 'q', 'old-1', 'm-old', 500, 2, 900, 900, 'http_5xx', 503);
+      INSERT INTO delivery_bodies (seq, body) VALUES (1, '{"type":"track","old":true}');
+      PRAGMA user_version = 1;`)
+    old.close()
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    await store.enqueue('q', items(1, 950))
+    const claimed = await store.claim('q', { limit: 10, now: 1000, ...LEASE })
+    expect(claimed.map((d) => [d.id, d.attempts, d.lastStatus])).toEqual([
+      ['old-1', 2, 503],
+      ['b-0', 0, null],
+    ])
+    expect(claimed[0]?.body).toBe('{"type":"track","old":true}')
+    await store.close()
   })
 })

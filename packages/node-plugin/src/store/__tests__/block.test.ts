@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest'
+import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from '../block.js'
+import type { NewDelivery } from '../types.js'
+
+const delivery = (n: number, body: string, enqueuedAt = 1000 + n): NewDelivery => ({
+  id: `id-${n}`,
+  body,
+  messageId: n % 2 === 0 ? `m-${n}` : null,
+  enqueuedAt,
+})
+
+describe('packBlock and unpackBlock', () => {
+  it('give back every delivery exactly, whatever characters the bodies hold', () => {
+    const bodies = ['{"a":"👋 é"}', '', '{"quote":"\\"","nl":"\\n"}', '[1,2]\n', '"\u2028"', '{}']
+    const items = bodies.map((body, n) => delivery(n, body))
+    const packed = packBlock(items)
+    expect(packed.count).toBe(items.length)
+    expect(unpackBlock(packed.meta, packed.bodies)).toEqual(items)
+  })
+
+  it('records the earliest and the latest enqueue time', () => {
+    const packed = packBlock([delivery(0, '{}', 50), delivery(1, '{}', 20), delivery(2, '{}', 90)])
+    expect(packed).toMatchObject({ firstAt: 20, lastAt: 90 })
+  })
+
+  it('holds at most BLOCK_MAX deliveries a row (the store splits larger enqueues)', () => {
+    expect(BLOCK_MAX).toBeGreaterThanOrEqual(128)
+  })
+})
+
+describe('HeldBlock', () => {
+  it('is settled once every delivery was removed or released, each counted once', () => {
+    const block = new HeldBlock(1, 'q', 'w', [
+      delivery(0, '{}'),
+      delivery(1, '{}'),
+      delivery(2, '{}'),
+    ])
+    expect(block.remove(0)).toBe(true)
+    expect(block.remove(0)).toBe(false)
+    expect(block.release(0)).toBe(false)
+    expect(block.settled).toBe(false)
+    expect(block.release(2)).toBe(true)
+    expect(block.remove(1)).toBe(true)
+    expect(block.settled).toBe(true)
+    expect(block.gone).toBe(2)
+    expect(block.released().map((d) => d.id)).toEqual(['id-2'])
+  })
+})
