@@ -1,6 +1,6 @@
 /** The typed reports a webhook plugin gives the page: delivered, retry, dead, dropped. */
 
-import type { ReasonCode } from '@analytics-webhooks/core'
+import type { ReasonCode } from '@analytics-webhooks/core/classify'
 
 /** One queued event, as every report describes it. */
 export interface QueuedEvent {

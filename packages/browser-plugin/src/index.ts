@@ -1,6 +1,7 @@
 /** @analytics-webhooks/browser-plugin: signed webhooks from @segment/analytics-next, with a retry queue persisted in localStorage. */
 
-export { SettingsError, type WebhookSettingsInput } from '@analytics-webhooks/core'
+export { SettingsError } from '@analytics-webhooks/core/errors'
+export type { WebhookSettingsInput } from '@analytics-webhooks/core/settings'
 export type {
   DropReason,
   QueuedEvent,

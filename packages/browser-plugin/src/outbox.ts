@@ -1,14 +1,10 @@
 /** Drains the persisted queue: one tab at a time, paused while offline, with core's retry schedule and destination backoff. */
 
-import {
-  assembleBatch,
-  DestinationBackoff,
-  type Outcome,
-  RetrySchedule,
-  singleBody,
-  type WebhookBody,
-  type WebhookSettings,
-} from '@analytics-webhooks/core'
+import { DestinationBackoff } from '@analytics-webhooks/core/backoff'
+import { assembleBatch, singleBody, type WebhookBody } from '@analytics-webhooks/core/body'
+import type { Outcome } from '@analytics-webhooks/core/outcome'
+import { RetrySchedule } from '@analytics-webhooks/core/schedule'
+import type { WebhookSettings } from '@analytics-webhooks/core/settings'
 import type { Emit } from './events.js'
 import type { PersistedQueue, QueueEntry } from './queue.js'
 import type { TabLock } from './tab-lock.js'

@@ -1,11 +1,7 @@
 /** The analytics-next destination plugin: validates settings, queues every event in localStorage, and drains the queue. */
 
-import {
-  encodeEvent,
-  parseSettings,
-  type SegmentEvent,
-  type WebhookSettingsInput,
-} from '@analytics-webhooks/core'
+import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
+import { parseSettings, type WebhookSettingsInput } from '@analytics-webhooks/core/settings'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { version } from '../package.json'
 import { createReports, type Subscribe } from './events.js'

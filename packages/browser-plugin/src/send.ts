@@ -1,15 +1,9 @@
 /** Sends one body to every configured URL at once with fetch and combines the answers with core's rules. */
 
-import {
-  classifyFetchError,
-  classifyResponse,
-  fanOutOutcome,
-  type Outcome,
-  signatureHeaders,
-  utf8Length,
-  type WebhookBody,
-  type WebhookSettings,
-} from '@analytics-webhooks/core'
+import { utf8Length, type WebhookBody } from '@analytics-webhooks/core/body'
+import { classifyFetchError, classifyResponse } from '@analytics-webhooks/core/classify'
+import { fanOutOutcome, type Outcome } from '@analytics-webhooks/core/outcome'
+import type { WebhookSettings } from '@analytics-webhooks/core/settings'
 
 /** The `fetch` the plugin sends with; the page's own by default. */
 export type Fetch = (url: string, init: RequestInit) => Promise<Response>
@@ -22,7 +16,9 @@ const KEEPALIVE_LIMIT = 64 * 1024
  * `Content-Type: application/json`, the user's headers, the signature headers
  * (WebCrypto), `keepalive` when the body is under 64 KB so it survives the page
  * closing, no cookies, redirects not followed, each exchange aborted after
- * `settings.timeoutMs`. Never throws: every failure is classified.
+ * `settings.timeoutMs`. A failure to send is classified, never thrown; only
+ * signing can throw (WebCrypto refused, or its code could not be loaded), and
+ * then nothing is sent.
  *
  * @example
  * const outcome = await sendToAll(settings, singleBody(json), 'ajs-next-123', fetch)
@@ -34,13 +30,16 @@ export async function sendToAll(
   messageId: string,
   send: Fetch,
 ): Promise<Outcome> {
-  const headers = {
+  const headers: Record<string, string> = {
     'Content-Type': 'application/json',
     ...settings.headers,
-    ...(await signatureHeaders(settings, body, {
-      id: messageId,
-      timestamp: Math.floor(Date.now() / 1000),
-    })),
+  }
+  if (settings.sharedSecret !== undefined) {
+    // Loaded on the first signed request only: a page that sends unsigned (as it should, see the
+    // README) never downloads the signing code.
+    const { signatureHeaders } = await import('@analytics-webhooks/core/signing')
+    const context = { id: messageId, timestamp: Math.floor(Date.now() / 1000) }
+    Object.assign(headers, await signatureHeaders(settings, body, context))
   }
   const keepalive = utf8Length(body.json) < KEEPALIVE_LIMIT
   const attempts = await Promise.all(

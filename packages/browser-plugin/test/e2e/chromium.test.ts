@@ -76,6 +76,16 @@ describeChromium('end to end in Chromium', () => {
   const send = (page: Page, call: string, first: string, fields?: Record<string, unknown>) =>
     page.evaluate(([c, f, x]) => harness.send(c, f, x), [call, first, fields] as const)
 
+  /** The paths of the scripts `context` loads from now on. */
+  function scriptsLoaded(context: BrowserContext): string[] {
+    const paths: string[] = []
+    context.on('request', (request) => {
+      if (request.resourceType() === 'script') paths.push(new URL(request.url()).pathname)
+    })
+    return paths
+  }
+  const signingChunk = (path: string) => /^\/signing-\w+\.js$/.test(path)
+
   const queueLength = (page: Page) =>
     page.evaluate(
       () => Object.keys(localStorage).filter((k) => k.startsWith('analytics-webhooks:')).length,
@@ -85,6 +95,7 @@ describeChromium('end to end in Chromium', () => {
     const receiver = new Receiver()
     await receiver.up()
     const context = await profile()
+    const scripts = scriptsLoaded(context)
     const warnings: string[] = []
     context.on('console', (message) => {
       if (message.type() === 'warning') warnings.push(message.text())
@@ -126,6 +137,8 @@ describeChromium('end to end in Chromium', () => {
     expect(reports.map((r) => r.name)).toEqual(Array(6).fill('delivered'))
     expect(warnings.filter((w) => w.includes('sharedSecret'))).toHaveLength(1)
     expect(warnings.join('\n')).not.toContain(SECRET)
+    // With a secret the signing code was loaded, once, as its own chunk.
+    expect(scripts.filter(signingChunk)).toHaveLength(1)
     await context.close()
     await receiver.down()
   })
@@ -134,11 +147,15 @@ describeChromium('end to end in Chromium', () => {
     const receiver = new Receiver()
     await receiver.up()
     const context = await profile()
+    const scripts = scriptsLoaded(context)
     const page = await open(context, { hook: receiver.url, style: 'register' })
     const { messageId, expected } = await send(page, 'track', 'Registered Later')
     await eventually(() => expect(receiver.received.map((r) => r.body)).toEqual([expected]))
     expect(JSON.parse(expected).messageId).toBe(messageId)
     expect(receiver.received[0]?.headers).not.toHaveProperty('x-signature')
+    // Without a secret the page never downloads the signing code.
+    expect(scripts).toContain('/page.js')
+    expect(scripts.filter(signingChunk)).toEqual([])
     await context.close()
     await receiver.down()
   })

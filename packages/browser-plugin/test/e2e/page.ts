@@ -1,6 +1,7 @@
 /** The end-to-end test page: analytics-next with the webhook plugin, configured from the query string, driven by Playwright. */
 
-import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core'
+// From the module, not the index: the index reaches signing, which would then load with the page.
+import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
 import { AnalyticsBrowser, type CDNSettings, type Context } from '@segment/analytics-next'
 import { type WebhookEventName, webhookPlugin } from '../../src/index.js'
 

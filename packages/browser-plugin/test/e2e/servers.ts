@@ -2,30 +2,39 @@
 
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
-/** Serves an HTML page and the bundle of `page.ts` (analytics-next + the plugin) on 127.0.0.1. */
+/**
+ * Serves an HTML page and the bundle of `page.ts` (analytics-next + the plugin)
+ * on 127.0.0.1, split into ES module chunks as an application's bundler would
+ * split it: the page loads `/page.js`, and lazy chunks (the plugin's signing
+ * code among them) only when an `import()` asks for them.
+ */
 export async function servePage(): Promise<{ origin: string; close: () => Promise<void> }> {
   const bundle = await build({
-    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
+    entryPoints: { page: fileURLToPath(new URL('./page.ts', import.meta.url)) },
     bundle: true,
-    format: 'iife',
+    splitting: true,
+    format: 'esm',
     platform: 'browser',
     target: 'es2022',
     write: false,
+    outdir: 'out',
     logLevel: 'silent',
   })
-  const script = (bundle.outputFiles[0] as { text: string }).text
+  const scripts = new Map(bundle.outputFiles.map((file) => [`/${basename(file.path)}`, file.text]))
   const server = createServer((req, res) => {
-    if (req.url?.startsWith('/page.js')) {
+    const script = scripts.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname)
+    if (script !== undefined) {
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
     } else if (req.url?.startsWith('/favicon')) {
       res.writeHead(404).end()
     } else {
       res
         .writeHead(200, { 'Content-Type': 'text/html' })
-        .end('<!doctype html><title>e2e</title><script src="/page.js"></script>')
+        .end('<!doctype html><title>e2e</title><script type="module" src="/page.js"></script>')
     }
   })
   const port = await listen(server, 0)
