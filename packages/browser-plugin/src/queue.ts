@@ -96,18 +96,17 @@ export function openQueue(
       const size = key.length + text.length
       const { maxEvents, maxChars } = limits
       if (size > maxChars || maxEvents < 1) return void onDrop(entry, 'queue_full')
-      const older = ids().map((old): [string, number] => [
-        old,
-        prefix.length + old.length + (storage.getItem(prefix + old)?.length ?? 0),
-      ])
+      const older = ids()
+      const charsOf = (old: string) =>
+        prefix.length + old.length + (storage.getItem(prefix + old)?.length ?? 0)
       let count = older.length
-      let chars = older.reduce((sum, [, n]) => sum + n, 0)
+      let chars = older.reduce((sum, old) => sum + charsOf(old), 0)
       let oldest = 0
       while (count >= maxEvents || chars + size > maxChars) {
-        const [old, n] = older[oldest++] as [string, number]
-        evict(old, 'queue_full')
+        const old = older[oldest++] as string
+        chars -= charsOf(old)
         count--
-        chars -= n
+        evict(old, 'queue_full')
       }
       for (;;) {
         try {
@@ -116,8 +115,8 @@ export function openQueue(
         } catch {
           // The browser's quota is full: make room, oldest first, until it fits.
           const old = older[oldest++]
-          if (!old) return void onDrop(entry, 'storage_full')
-          evict(old[0], 'storage_full')
+          if (old === undefined) return void onDrop(entry, 'storage_full')
+          evict(old, 'storage_full')
         }
       }
     },

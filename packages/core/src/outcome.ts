@@ -25,24 +25,25 @@ export interface Outcome {
  * fanOutOutcome([classifyResponse(500), classifyResponse(200)]).verdict // 'delivered'
  */
 export function fanOutOutcome(attempts: readonly AttemptResult[]): Outcome {
-  if (attempts.length === 0) throw new RangeError('fanOutOutcome needs at least one attempt')
-  const delivered = attempts.find((a) => a.verdict === 'delivered')
-  if (delivered)
-    return withStatus({ verdict: 'delivered', reason: 'delivered', attempts }, delivered)
-  const temporary = attempts.filter((a) => a.verdict === 'retry')
-  const first = temporary[0]
-  if (first) {
-    let retryAfterMs: number | undefined
-    for (const a of temporary) {
-      if (a.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, a.retryAfterMs)
+  // The deciding attempt: the first delivered, else the first temporary failure, else the first.
+  const decider =
+    attempts.find((a) => a.verdict === 'delivered') ??
+    attempts.find((a) => a.verdict === 'retry') ??
+    attempts[0]
+  if (!decider) throw new RangeError('fanOutOutcome needs at least one attempt')
+  const { verdict, reason, status } = decider
+  let retryAfterMs: number | undefined
+  if (verdict === 'retry') {
+    for (const a of attempts) {
+      if (a.verdict === 'retry' && a.retryAfterMs !== undefined)
+        retryAfterMs = Math.max(retryAfterMs ?? 0, a.retryAfterMs)
     }
-    const outcome = withStatus({ verdict: 'retry', reason: first.reason, attempts }, first)
-    return retryAfterMs === undefined ? outcome : { ...outcome, retryAfterMs }
   }
-  const permanent = attempts[0] as AttemptResult
-  return withStatus({ verdict: 'permanent', reason: permanent.reason, attempts }, permanent)
-}
-
-function withStatus(outcome: Outcome, from: AttemptResult): Outcome {
-  return from.status === undefined ? outcome : { ...outcome, status: from.status }
+  return {
+    verdict,
+    reason,
+    attempts,
+    ...(status === undefined ? {} : { status }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  }
 }
