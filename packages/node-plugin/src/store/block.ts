@@ -1,6 +1,6 @@
 /** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
 
-import type { NewDelivery } from './types.js'
+import type { NewDelivery, StoredDelivery } from './types.js'
 
 /**
  * The most deliveries one block row holds. An enqueue call of more becomes
@@ -11,7 +11,7 @@ export const BLOCK_MAX = 256
 
 /** A block as stored: per-delivery metadata as JSON, the bodies back to back. */
 export interface PackedBlock {
-  /** `[[id, messageId, enqueuedAt, bodyLength], …]`. */
+  /** {@link BlockMeta} as JSON. */
   readonly meta: string
   readonly bodies: string
   readonly count: number
@@ -21,46 +21,95 @@ export interface PackedBlock {
   readonly lastAt: number
 }
 
-type MetaEntry = [id: string, messageId: string | null, enqueuedAt: number, length: number]
+/** One array per field (flat arrays parse about twice as fast as an array of tuples). */
+interface BlockMeta {
+  readonly ids: string[]
+  readonly messageIds: (string | null)[]
+  readonly enqueuedAt: number[]
+  /** Each body's length in UTF-16 code units, to cut `bodies` apart. */
+  readonly lengths: number[]
+}
 
 /**
  * Packs deliveries into one row. Bodies are concatenated and cut apart again by
  * length, so a body may contain any character.
  *
  * @example
- * packBlock([{ id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }]).meta // '[["a","m",5,2]]'
+ * packBlock([{ id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }]).bodies // '{}'
  */
 export function packBlock(deliveries: readonly NewDelivery[]): PackedBlock {
-  const meta: MetaEntry[] = new Array(deliveries.length)
+  const n = deliveries.length
+  const meta: BlockMeta = {
+    ids: new Array(n),
+    messageIds: new Array(n),
+    enqueuedAt: new Array(n),
+    lengths: new Array(n),
+  }
   let bodies = ''
   let firstAt = Number.POSITIVE_INFINITY
   let lastAt = Number.NEGATIVE_INFINITY
-  for (let i = 0; i < deliveries.length; i++) {
+  for (let i = 0; i < n; i++) {
     const d = deliveries[i] as NewDelivery
-    meta[i] = [d.id, d.messageId, d.enqueuedAt, d.body.length]
+    meta.ids[i] = d.id
+    meta.messageIds[i] = d.messageId
+    meta.enqueuedAt[i] = d.enqueuedAt
+    meta.lengths[i] = d.body.length
     bodies += d.body
     if (d.enqueuedAt < firstAt) firstAt = d.enqueuedAt
     if (d.enqueuedAt > lastAt) lastAt = d.enqueuedAt
   }
-  return { meta: JSON.stringify(meta), bodies, count: deliveries.length, firstAt, lastAt }
+  return { meta: JSON.stringify(meta), bodies, count: n, firstAt, lastAt }
 }
 
 /**
- * The deliveries of a packed block, in the order they were packed.
+ * The deliveries of a packed block, in the order they were packed, as a claim
+ * returns them: never attempted, due when enqueued.
  *
  * @example
- * unpackBlock('[["a","m",5,2]]', '{}') // [{ id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }]
+ * unpackBlock(packed.meta, packed.bodies, 'default')[0] // { id: 'a', body: '{}', attempts: 0, … }
  */
-export function unpackBlock(meta: string, bodies: string): NewDelivery[] {
-  const entries = JSON.parse(meta) as MetaEntry[]
-  const out: NewDelivery[] = new Array(entries.length)
+export function unpackBlock(meta: string, bodies: string, queue: string): StoredDelivery[] {
+  const { ids, messageIds, enqueuedAt, lengths } = JSON.parse(meta) as BlockMeta
+  const out: StoredDelivery[] = new Array(ids.length)
   let at = 0
-  for (let i = 0; i < entries.length; i++) {
-    const [id, messageId, enqueuedAt, length] = entries[i] as MetaEntry
-    out[i] = { id, messageId, enqueuedAt, body: bodies.slice(at, at + length) }
+  for (let i = 0; i < ids.length; i++) {
+    const length = lengths[i] as number
+    out[i] = neverAttempted(
+      queue,
+      ids[i] as string,
+      bodies.slice(at, at + length),
+      messageIds[i] as string | null,
+      enqueuedAt[i] as number,
+    )
     at += length
   }
   return out
+}
+
+/**
+ * A delivery as a claim returns it before its first attempt: due when enqueued.
+ *
+ * @example
+ * neverAttempted('default', 'a', '{}', 'm', 5).attempts // 0
+ */
+export function neverAttempted(
+  queue: string,
+  id: string,
+  body: string,
+  messageId: string | null,
+  enqueuedAt: number,
+): StoredDelivery {
+  return {
+    id,
+    body,
+    messageId,
+    enqueuedAt,
+    queue,
+    attempts: 0,
+    nextAttemptAt: enqueuedAt,
+    lastReason: null,
+    lastStatus: null,
+  }
 }
 
 /** What became of one delivery of a held block. */
@@ -80,13 +129,13 @@ export class HeldBlock {
   readonly seq: number
   readonly queue: string
   readonly worker: string
-  readonly deliveries: readonly NewDelivery[]
+  readonly deliveries: readonly StoredDelivery[]
   private readonly states: Uint8Array
   private pending: number
   /** How many are {@link GONE}: the row's `done` column, so `stats` does not count them. */
   gone = 0
 
-  constructor(seq: number, queue: string, worker: string, deliveries: readonly NewDelivery[]) {
+  constructor(seq: number, queue: string, worker: string, deliveries: readonly StoredDelivery[]) {
     this.seq = seq
     this.queue = queue
     this.worker = worker

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ReasonCode } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
-import { BLOCK_MAX, HeldBlock, type PackedBlock, packBlock, unpackBlock } from './block.js'
+import { BLOCK_MAX, HeldBlock, neverAttempted, packBlock, unpackBlock } from './block.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import type {
   DeadLetter,
@@ -91,7 +91,7 @@ const MIGRATIONS: readonly string[] = [
   // rescheduled, given back on its own, or touched by a process that does not hold the block.
   // `done` counts deliveries of a leased block already delivered or moved out, so stats skip them.
   `CREATE TABLE delivery_blocks (
-     seq INTEGER PRIMARY KEY,
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
      queue TEXT NOT NULL,
      count INTEGER NOT NULL,
      done INTEGER NOT NULL DEFAULT 0,
@@ -124,6 +124,9 @@ interface DeliveryRow {
 
 type Statement = Database.Statement<unknown[], unknown>
 
+/** How many just-enqueued deliveries a store keeps in memory for its next claims (about 4 MB of typical events). */
+const FRESH_MAX = 8192
+
 /**
  * A durable queue in one SQLite file. `ready_at` is when a row may next be
  * claimed: its due time, or its lease's end while a worker holds it, so
@@ -143,6 +146,13 @@ export class SqliteQueueStore implements QueueStore {
   /** Blocks this instance has leased, by seq, and where each of their deliveries is. */
   private readonly held = new Map<number, HeldBlock>()
   private readonly heldIds = new Map<string, { block: HeldBlock; index: number }>()
+  /**
+   * The latest blocks this instance enqueued, by seq, so claiming them soon after
+   * skips reading back and parsing what was just written. Block seqs are never
+   * reused (AUTOINCREMENT), so an entry can only be missing, never wrong.
+   */
+  private readonly fresh = new Map<number, { queue: string; deliveries: readonly NewDelivery[] }>()
+  private freshCount = 0
 
   constructor(options: SqliteStoreOptions = {}) {
     this.options = options
@@ -191,12 +201,11 @@ export class SqliteQueueStore implements QueueStore {
 
   async enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void> {
     if (deliveries.length === 0) return
-    const blocks: PackedBlock[] = []
+    const chunks: (readonly NewDelivery[])[] = []
     for (let i = 0; i < deliveries.length; i += BLOCK_MAX) {
-      blocks.push(
-        packBlock(deliveries.length <= BLOCK_MAX ? deliveries : deliveries.slice(i, i + BLOCK_MAX)),
-      )
+      chunks.push(deliveries.length <= BLOCK_MAX ? deliveries : deliveries.slice(i, i + BLOCK_MAX))
     }
+    const blocks = chunks.map(packBlock)
     const insert = this.statement(
       `INSERT INTO delivery_blocks (queue, count, first_at, last_at, due_at, ready_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -204,8 +213,8 @@ export class SqliteQueueStore implements QueueStore {
     const insertBodies = this.statement(
       'INSERT INTO delivery_block_bodies (seq, meta, bodies) VALUES (?, ?, ?)',
     )
-    this.database.transaction(() => {
-      for (const b of blocks) {
+    const seqs = this.database.transaction(() =>
+      blocks.map((b) => {
         const { lastInsertRowid } = insert.run(
           queue,
           b.count,
@@ -215,8 +224,19 @@ export class SqliteQueueStore implements QueueStore {
           b.firstAt,
         )
         insertBodies.run(lastInsertRowid, b.meta, b.bodies)
-      }
-    })()
+        return Number(lastInsertRowid)
+      }),
+    )()
+    for (let i = 0; i < seqs.length; i++) {
+      const chunk = chunks[i] as readonly NewDelivery[]
+      this.fresh.set(seqs[i] as number, { queue, deliveries: chunk })
+      this.freshCount += chunk.length
+    }
+    for (const [seq, { deliveries: old }] of this.fresh) {
+      if (this.freshCount <= FRESH_MAX) break
+      this.fresh.delete(seq)
+      this.freshCount -= old.length
+    }
   }
 
   async enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void> {
@@ -262,7 +282,7 @@ export class SqliteQueueStore implements QueueStore {
     const payload = this.statement('SELECT meta, bodies FROM delivery_block_bodies WHERE seq = ?')
     const { rows, blocks } = this.database.transaction(() => {
       const rows = this.claimRows(queue, limit, now, until, worker)
-      const blocks: { seq: number; meta: string; bodies: string }[] = []
+      const blocks: { seq: number; meta?: string; bodies?: string }[] = []
       let room = limit - rows.length
       if (room === 0) return { rows, blocks }
       const found = candidates.all(queue, now, Math.min(room, 1000)) as {
@@ -279,8 +299,8 @@ export class SqliteQueueStore implements QueueStore {
           break
         }
         lease.run(until, until, worker, block.seq)
-        const { meta, bodies } = payload.get(block.seq) as { meta: string; bodies: string }
-        blocks.push({ seq: block.seq, meta, bodies })
+        if (this.fresh.get(block.seq)?.queue === queue) blocks.push({ seq: block.seq })
+        else blocks.push({ seq: block.seq, ...(payload.get(block.seq) as object) })
         room -= block.count
       }
       return { rows, blocks }
@@ -288,21 +308,14 @@ export class SqliteQueueStore implements QueueStore {
     if (blocks.length === 0) return rows
     const claimed = rows
     for (const { seq, meta, bodies } of blocks) {
-      const held = new HeldBlock(seq, queue, worker, unpackBlock(meta, bodies))
+      const held = new HeldBlock(
+        seq,
+        queue,
+        worker,
+        this.takeFresh(seq) ?? unpackBlock(meta as string, bodies as string, queue),
+      )
       this.hold(held)
-      for (const d of held.deliveries) {
-        claimed.push({
-          id: d.id,
-          body: d.body,
-          messageId: d.messageId,
-          enqueuedAt: d.enqueuedAt,
-          queue,
-          attempts: 0,
-          nextAttemptAt: d.enqueuedAt,
-          lastReason: null,
-          lastStatus: null,
-        })
-      }
+      for (const d of held.deliveries) claimed.push(d)
     }
     // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
     if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
@@ -702,6 +715,11 @@ export class SqliteQueueStore implements QueueStore {
     ).get(seq) as { meta: string; bodies: string } | undefined
     const held = this.held.get(seq)
     if (held) this.forget(held)
+    const cached = this.fresh.get(seq)
+    if (cached !== undefined) {
+      this.fresh.delete(seq)
+      this.freshCount -= cached.deliveries.length
+    }
     if (block === undefined || payload === undefined) return
     const insert = this.statement(
       `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker)
@@ -709,7 +727,7 @@ export class SqliteQueueStore implements QueueStore {
     )
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const { queue, lease_until: leaseUntil, worker } = block
-    for (const d of unpackBlock(payload.meta, payload.bodies)) {
+    for (const d of unpackBlock(payload.meta, payload.bodies, queue)) {
       const at = d.enqueuedAt
       const row = insert.run(
         queue,
@@ -723,6 +741,16 @@ export class SqliteQueueStore implements QueueStore {
       )
       if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
     }
+  }
+
+  /** A block's deliveries from {@link fresh}, as a claim returns them, and forgets them there. */
+  private takeFresh(seq: number): StoredDelivery[] | undefined {
+    const entry = this.fresh.get(seq)
+    if (entry === undefined) return undefined
+    this.fresh.delete(seq)
+    const { queue, deliveries } = entry
+    this.freshCount -= deliveries.length
+    return deliveries.map((d) => neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt))
   }
 
   private hold(block: HeldBlock): void {
@@ -746,6 +774,8 @@ export class SqliteQueueStore implements QueueStore {
     this.statements = {}
     this.held.clear()
     this.heldIds.clear()
+    this.fresh.clear()
+    this.freshCount = 0
     const db = this.db
     this.db = undefined
     db?.close()

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from '../block.js'
-import type { NewDelivery } from '../types.js'
+import type { StoredDelivery } from '../types.js'
 
-const delivery = (n: number, body: string, enqueuedAt = 1000 + n): NewDelivery => ({
+const delivery = (n: number, body: string, enqueuedAt = 1000 + n): StoredDelivery => ({
   id: `id-${n}`,
   body,
   messageId: n % 2 === 0 ? `m-${n}` : null,
   enqueuedAt,
+  queue: 'q',
+  attempts: 0,
+  nextAttemptAt: enqueuedAt,
+  lastReason: null,
+  lastStatus: null,
 })
 
 describe('packBlock and unpackBlock', () => {
@@ -15,7 +20,7 @@ describe('packBlock and unpackBlock', () => {
     const items = bodies.map((body, n) => delivery(n, body))
     const packed = packBlock(items)
     expect(packed.count).toBe(items.length)
-    expect(unpackBlock(packed.meta, packed.bodies)).toEqual(items)
+    expect(unpackBlock(packed.meta, packed.bodies, 'q')).toEqual(items)
   })
 
   it('records the earliest and the latest enqueue time', () => {
