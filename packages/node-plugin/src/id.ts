@@ -10,7 +10,14 @@ import { randomUUID } from 'node:crypto'
  * deliveryId() // '0193a1f2-7c4e-7d21-9f0a-3b6c2e8d4f11'
  */
 export function deliveryId(now: number = Date.now()): string {
-  const time = now.toString(16).padStart(12, '0').slice(-12)
-  const random = randomUUID()
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`
+  if (now !== prefixMs) {
+    const time = now.toString(16).padStart(12, '0').slice(-12)
+    prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`
+    prefixMs = now
+  }
+  return prefix + randomUUID().slice(15)
 }
+
+/** The time part (and version digit) of the last millisecond an id was made in: most ids share it. */
+let prefix = ''
+let prefixMs = Number.NaN
