@@ -705,10 +705,13 @@ export class SqliteQueueStore implements QueueStore {
       else rows.push(id)
     }
     if (rows.length > 0) {
+      const isRow = this.statement('SELECT 1 FROM deliveries WHERE id = ? AND queue = ?').pluck()
+      // Reads every block's metadata: only for ids that are neither held here nor rows (rare).
       const holding = this.statement(
         'SELECT b.seq FROM delivery_blocks b JOIN delivery_block_bodies p ON p.seq = b.seq WHERE b.queue = ? AND instr(p.meta, ?) > 0',
       ).pluck()
       for (const id of rows) {
+        if (isRow.get(id, queue) !== undefined) continue
         for (const seq of holding.all(queue, JSON.stringify(id)) as number[]) {
           if (!this.held.has(seq)) this.explode(seq)
         }
