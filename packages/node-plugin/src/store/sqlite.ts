@@ -730,11 +730,7 @@ export class SqliteQueueStore implements QueueStore {
     ).get(seq) as { meta: string; bodies: string } | undefined
     const held = this.held.get(seq)
     if (held) this.forget(held)
-    const cached = this.fresh.get(seq)
-    if (cached !== undefined) {
-      this.fresh.delete(seq)
-      this.freshCount -= cached.deliveries.length
-    }
+    this.dropFresh(seq)
     if (block === undefined || payload === undefined) return
     const insert = this.statement(
       `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker)
@@ -760,12 +756,21 @@ export class SqliteQueueStore implements QueueStore {
 
   /** A block's deliveries from {@link fresh}, as a claim returns them, and forgets them there. */
   private takeFresh(seq: number): StoredDelivery[] | undefined {
+    const entry = this.dropFresh(seq)
+    if (entry === undefined) return undefined
+    const { queue, deliveries } = entry
+    return deliveries.map((d) => neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt))
+  }
+
+  /** Removes a block from {@link fresh}, returning what was kept of it. */
+  private dropFresh(
+    seq: number,
+  ): { queue: string; deliveries: readonly NewDelivery[] } | undefined {
     const entry = this.fresh.get(seq)
     if (entry === undefined) return undefined
     this.fresh.delete(seq)
-    const { queue, deliveries } = entry
-    this.freshCount -= deliveries.length
-    return deliveries.map((d) => neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt))
+    this.freshCount -= entry.deliveries.length
+    return entry
   }
 
   private hold(block: HeldBlock): void {
