@@ -131,13 +131,18 @@ async function alternate(
 const roundsNote = (ratios: readonly number[]) =>
   ROUNDS > 1 ? ` (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})` : ''
 
-/** Events/s through analytics-node with only `destination` (the no-op one by default). */
-async function noopPipelineRate(destination: Plugin = noop): Promise<number> {
+/** Events/s through analytics-node with only `destination` (the no-op one by default); `close` runs after the timing. */
+async function noopPipelineRate(
+  destination: Plugin = noop,
+  close?: () => Promise<void>,
+): Promise<number> {
   const base = analytics()
   await base.register(destination)
   const start = performance.now()
   await trackAll(base, PIPELINE_EVENTS)
-  return PIPELINE_EVENTS / (since(start) / 1000)
+  const rate = PIPELINE_EVENTS / (since(start) / 1000)
+  await close?.()
+  return rate
 }
 
 async function benchPipeline(receiver: BenchReceiver, batchSize: number): Promise<void> {
@@ -164,8 +169,7 @@ async function benchPipeline(receiver: BenchReceiver, batchSize: number): Promis
 const sampleBody = (i: number, at: Date) =>
   encodeEvent({ type: 'track', timestamp: at, ...sampleEvent(i) })
 
-/** Fills a fresh queue file with `n` sample events, 10 000 per commit, through another store instance. */
-/** Bench 1's ceiling: what serialising each event alone costs, against the same no-op pipeline. */
+/** Bench 1's ceilings: what serialising each event alone costs, and the plugin's hook with nothing sent. */
 async function benchSerialiseOnly(): Promise<void> {
   const result = await alternate(
     () => noopPipelineRate(serialiseOnly),
@@ -178,8 +182,27 @@ async function benchSerialiseOnly(): Promise<void> {
     `${result.ratio.toFixed(2)}${roundsNote(result.ratios)}`,
     '-',
   )
+  const commitOnly = await alternate(
+    () => {
+      const plugin = webhookPlugin(
+        { webhooks: ['http://127.0.0.1:9/unused'] },
+        { store: { sqlite: { path: freshDb() } } },
+      )
+      // `load` starts the delivery worker; without it each hook serialises and commits, and nothing is sent.
+      return noopPipelineRate({ ...plugin, load: async () => undefined }, () => plugin.close())
+    },
+    () => noopPipelineRate(),
+  )
+  report(
+    `1. (ceiling) the plugin's own hooks with no worker: serialise and commit durably, nothing sent, vs + no-op destination (${fmt(PIPELINE_EVENTS)} events, events/s, median of ${ROUNDS})`,
+    fmt(commitOnly.ours),
+    fmt(commitOnly.baseline),
+    `${commitOnly.ratio.toFixed(2)}${roundsNote(commitOnly.ratios)}`,
+    '-',
+  )
 }
 
+/** Fills a fresh queue file with `n` sample events, 10 000 per commit, through another store instance. */
 async function prefill(path: string, n: number): Promise<void> {
   const store = new SqliteQueueStore({ path })
   await store.open()
@@ -305,6 +328,15 @@ async function benchVsSegment(receiver: BenchReceiver): Promise<void> {
       '>= 1.5',
     )
   }
+  // The most any destination can reach: analytics-node with a destination that does nothing at all.
+  const ceiling = await alternate(() => noopPipelineRate(), segmentRate)
+  report(
+    `3. (ceiling) analytics-node + no-op destination vs analytics-node's own delivery (${fmt(PIPELINE_EVENTS)} events, events/s, median of ${ROUNDS})`,
+    fmt(ceiling.ours),
+    fmt(ceiling.baseline),
+    `${ceiling.ratio.toFixed(2)}${roundsNote(ceiling.ratios)}`,
+    '-',
+  )
 }
 
 /**
