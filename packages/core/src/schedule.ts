@@ -57,16 +57,25 @@ export class RetrySchedule {
     return enqueuedAt + this.windowMs
   }
 
-  /** When to try again after `attempts` failed attempts, or `expired`. */
+  /**
+   * When to try again after `attempts` failed attempts, or `expired`. Pass
+   * `delayMs` (from {@link RetrySchedule.delayFor}) to reuse one random wait
+   * for several deliveries that failed together, so they are retried together.
+   *
+   * @example
+   * const delayMs = schedule.delayFor(2)
+   * const decisions = failed.map((d) => schedule.next({ attempts: 2, enqueuedAt: d.enqueuedAt, now, delayMs }))
+   */
   next(input: {
     attempts: number
     enqueuedAt: number
     now: number
     retryAfterMs?: number
+    delayMs?: number
   }): RetryDecision {
     const deadline = this.deadline(input.enqueuedAt)
     if (input.now >= deadline) return { verdict: 'expired' }
-    const backoffAt = input.now + this.delayFor(input.attempts)
+    const backoffAt = input.now + (input.delayMs ?? this.delayFor(input.attempts))
     if (input.retryAfterMs !== undefined) {
       const askedAt = input.now + input.retryAfterMs
       if (askedAt > deadline) return { verdict: 'expired' }

@@ -16,7 +16,7 @@ import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
-import type { QueueStore, StoredDelivery } from './store/types.js'
+import type { QueueStore, RetryUpdate, StoredDelivery } from './store/types.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig {
@@ -349,30 +349,58 @@ export class DeliveryWorker {
       .catch((error) => events.emit('error', asError(error)))
   }
 
+  /**
+   * Schedules a failed request's deliveries again. They failed together, so they
+   * share one random wait (per attempt count) and are retried together: one
+   * store write per group instead of one per delivery. Each still expires at the
+   * end of its own retry window.
+   */
   private async retry(unit: Unit, outcome: Outcome): Promise<void> {
     const { store, queue, now, schedule, events } = this.config
     const at = now()
-    let earliest = Number.POSITIVE_INFINITY
+    const retryAfter =
+      outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }
+    const delays = new Map<number, number>()
+    const groups = new Map<string, { ids: string[]; update: RetryUpdate }>()
     const expired: StoredDelivery[] = []
+    const retried: string[] = []
+    let earliest = Number.POSITIVE_INFINITY
     for (const d of unit.deliveries) {
+      const attempts = d.attempts + 1
+      let delayMs = delays.get(attempts)
+      if (delayMs === undefined) {
+        delayMs = schedule.delayFor(attempts)
+        delays.set(attempts, delayMs)
+      }
       const decision = schedule.next({
-        attempts: d.attempts + 1,
+        attempts,
         enqueuedAt: d.enqueuedAt,
         now: at,
-        ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+        delayMs,
+        ...retryAfter,
       })
       if (decision.verdict === 'expired') {
         expired.push(d)
         continue
       }
       earliest = Math.min(earliest, decision.at)
-      await store.retry(queue, [d.id], {
-        at: decision.at,
-        attempts: d.attempts + 1,
-        reason: outcome.reason,
-        status: outcome.status ?? null,
-      })
+      retried.push(d.id)
+      const key = `${decision.at}:${attempts}`
+      const group = groups.get(key)
+      if (group) group.ids.push(d.id)
+      else {
+        groups.set(key, {
+          ids: [d.id],
+          update: {
+            at: decision.at,
+            attempts,
+            reason: outcome.reason,
+            status: outcome.status ?? null,
+          },
+        })
+      }
     }
+    for (const { ids, update } of groups.values()) await store.retry(queue, ids, update)
     if (expired.length > 0) {
       await this.kill(expired, {
         reason: 'expired',
@@ -381,9 +409,9 @@ export class DeliveryWorker {
         attempted: true,
       })
     }
-    if (expired.length < unit.deliveries.length && events.has('retry')) {
+    if (retried.length > 0 && events.has('retry')) {
       events.emit('retry', {
-        ids: unit.deliveries.filter((d) => !expired.includes(d)).map((d) => d.id),
+        ids: retried,
         reason: outcome.reason,
         status: outcome.status,
         attempts: maxAttempts(unit.deliveries) + 1,
@@ -404,10 +432,17 @@ export class DeliveryWorker {
     const made = death.attempted ? 1 : 0
     const { store, queue, now, events } = this.config
     const at = now()
+    // One store write per attempt count (usually one for the whole request), not one per delivery.
+    const byAttempts = new Map<number, string[]>()
     for (const d of deliveries) {
-      await store.kill(queue, [d.id], {
+      const ids = byAttempts.get(d.attempts + made)
+      if (ids) ids.push(d.id)
+      else byAttempts.set(d.attempts + made, [d.id])
+    }
+    for (const [attempts, ids] of byAttempts) {
+      await store.kill(queue, ids, {
         now: at,
-        attempts: d.attempts + made,
+        attempts,
         reason: death.reason,
         status: death.status ?? null,
         detail: death.detail,

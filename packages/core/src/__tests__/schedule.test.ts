@@ -96,6 +96,42 @@ describe('retry schedule: Retry-After is honoured', () => {
   })
 })
 
+describe('retry schedule: one wait shared by deliveries that failed together', () => {
+  it('uses the given delayMs instead of drawing a new one', () => {
+    let draws = 0
+    const schedule = new RetrySchedule({ random: () => (draws++ % 2 === 0 ? 0 : 0.99) })
+    const delayMs = schedule.delayFor(3)
+    const decisions = [T0, T0 + 1_000, T0 + 2_000].map((enqueuedAt) =>
+      schedule.next({ attempts: 3, enqueuedAt, now: T0 + 5_000, delayMs }),
+    )
+    expect(draws).toBe(1)
+    expect(decisions).toEqual([0, 1, 2].map(() => ({ verdict: 'retry', at: T0 + 5_000 + delayMs })))
+  })
+
+  it('still keeps each delivery inside its own window and honours Retry-After', () => {
+    const schedule = new RetrySchedule({ random: () => 0 })
+    const now = T0 + 4 * HOUR - 500
+    // Enqueued at T0 its window ends in 500 ms: clamped. Enqueued an hour later it waits the full delay.
+    expect(schedule.next({ attempts: 1, enqueuedAt: T0, now, delayMs: 10_000 })).toEqual({
+      verdict: 'retry',
+      at: T0 + 4 * HOUR,
+    })
+    expect(schedule.next({ attempts: 1, enqueuedAt: T0 + HOUR, now, delayMs: 10_000 })).toEqual({
+      verdict: 'retry',
+      at: now + 10_000,
+    })
+    expect(
+      schedule.next({
+        attempts: 1,
+        enqueuedAt: T0 + HOUR,
+        now,
+        delayMs: 10_000,
+        retryAfterMs: 60_000,
+      }),
+    ).toEqual({ verdict: 'retry', at: now + 60_000 })
+  })
+})
+
 describe('retry schedule: nothing past the window; then expired', () => {
   const schedule = new RetrySchedule({ random: () => 0.5 })
 

@@ -215,6 +215,24 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       expect(stats.retried).toBeGreaterThanOrEqual(2)
     })
 
+    it('a failed batch is retried together: the same events in one request, one retry event', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? { status: 503 } : { status: 200 }))
+      const { analytics, plugin } = await pipeline({ webhooks: [r.url], batchSize: 10 })
+      const retries = collect<RetryEvent>(plugin, 'retry')
+      for (let i = 0; i < 10; i++) analytics.track({ userId: 'u1', event: `E${i}` })
+      await analytics.closeAndFlush()
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      // Each delivery drawing its own random wait (10-20 ms here) would split the retry over several requests.
+      const ids = (body: string) =>
+        (JSON.parse(body) as { messageId: string }[]).map((e) => e.messageId)
+      expect(r.requests).toHaveLength(2)
+      expect(ids(r.requests[0]?.body as string)).toHaveLength(10)
+      expect(ids(r.requests[1]?.body as string)).toEqual(ids(r.requests[0]?.body as string))
+      expect(retries).toHaveLength(1)
+      expect(retries[0]?.ids).toHaveLength(10)
+      expect(await plugin.stats()).toMatchObject({ delivered: 10, retried: 10, dead: 0 })
+    })
+
     it('a server that hangs: the exchange times out and is retried', async () => {
       const r = await receiver((_req, i) => (i === 0 ? 'hang' : { status: 200 }))
       const { analytics, plugin } = await pipeline({ webhooks: [r.url], timeoutMs: 300 })
