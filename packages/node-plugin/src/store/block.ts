@@ -1,6 +1,6 @@
 /** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
 
-import type { NewDelivery, StoredDelivery } from './types.js'
+import type { ClaimedBlock, NewDelivery, StoredDelivery } from './types.js'
 
 /**
  * The most deliveries one block row holds. An enqueue call of more becomes
@@ -62,25 +62,23 @@ export function packBlock(deliveries: readonly NewDelivery[]): PackedBlock {
 }
 
 /**
- * The deliveries of a packed block, in the order they were packed, as a claim
- * returns them: never attempted, due when enqueued.
+ * The deliveries of a packed block, in the order they were packed.
  *
  * @example
- * unpackBlock(packed.meta, packed.bodies, 'default')[0] // { id: 'a', body: '{}', attempts: 0, … }
+ * unpackBlock(packed.meta, packed.bodies)[0] // { id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }
  */
-export function unpackBlock(meta: string, bodies: string, queue: string): StoredDelivery[] {
+export function unpackBlock(meta: string, bodies: string): NewDelivery[] {
   const { ids, messageIds, enqueuedAt, lengths } = JSON.parse(meta) as BlockMeta
-  const out: StoredDelivery[] = new Array(ids.length)
+  const out: NewDelivery[] = new Array(ids.length)
   let at = 0
   for (let i = 0; i < ids.length; i++) {
     const length = lengths[i] as number
-    out[i] = neverAttempted(
-      queue,
-      ids[i] as string,
-      bodies.slice(at, at + length),
-      messageIds[i] as string | null,
-      enqueuedAt[i] as number,
-    )
+    out[i] = {
+      id: ids[i] as string,
+      body: bodies.slice(at, at + length),
+      messageId: messageIds[i] as string | null,
+      enqueuedAt: enqueuedAt[i] as number,
+    }
     at += length
   }
   return out
@@ -125,17 +123,19 @@ const RELEASED = 2
  * outcome ({@link HeldBlock.settled}): deleted when none was given back,
  * unleased or cut down to what was given back otherwise.
  */
-export class HeldBlock {
+export class HeldBlock implements ClaimedBlock {
   readonly seq: number
   readonly queue: string
   readonly worker: string
-  readonly deliveries: readonly StoredDelivery[]
+  readonly deliveries: readonly NewDelivery[]
+  /** Whether the store can find its deliveries by id yet (it indexes them only when asked by id). */
+  indexed = false
   private readonly states: Uint8Array
   private pending: number
   /** How many are {@link GONE}: the row's `done` column, so `stats` does not count them. */
   gone = 0
 
-  constructor(seq: number, queue: string, worker: string, deliveries: readonly StoredDelivery[]) {
+  constructor(seq: number, queue: string, worker: string, deliveries: readonly NewDelivery[]) {
     this.seq = seq
     this.queue = queue
     this.worker = worker
@@ -164,6 +164,12 @@ export class HeldBlock {
   /** `true` once every delivery has an outcome. */
   get settled(): boolean {
     return this.pending === 0
+  }
+
+  /** Delivery `index` as a claim returns it. */
+  claimed(index: number): StoredDelivery {
+    const d = this.deliveries[index] as NewDelivery
+    return neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt)
   }
 
   /** The deliveries given back unsent, which stay queued. */

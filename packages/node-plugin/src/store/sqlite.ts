@@ -4,9 +4,11 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { ReasonCode } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
-import { BLOCK_MAX, HeldBlock, neverAttempted, packBlock, unpackBlock } from './block.js'
+import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from './block.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import type {
+  BlockRange,
+  ClaimedBlock,
   DeadLetter,
   DeadSelection,
   KillUpdate,
@@ -124,6 +126,9 @@ interface DeliveryRow {
 
 type Statement = Database.Statement<unknown[], unknown>
 
+/** What became of a block this store leased: see `SqliteQueueStore.holding`. */
+type Holding = 'ours' | 'taken' | 'gone'
+
 /**
  * How many just-enqueued deliveries a store keeps in memory for its next claims.
  * A worker that keeps up claims within milliseconds; one that is behind never
@@ -150,7 +155,10 @@ export class SqliteQueueStore implements QueueStore {
   private statements: Record<string, Statement> = {}
   /** Blocks this instance has leased, by seq, and where each of their deliveries is. */
   private readonly held = new Map<number, HeldBlock>()
+  /** Where each delivery of a held block is, by id: filled in only when needed ({@link indexHeld}). */
   private readonly heldIds = new Map<string, { block: HeldBlock; index: number }>()
+  /** How many held blocks are not in {@link heldIds} yet. */
+  private unindexed = 0
   /**
    * The latest blocks this instance enqueued, by seq, so claiming them soon after
    * skips reading back and parsing what was just written. Block seqs are never
@@ -278,8 +286,30 @@ export class SqliteQueueStore implements QueueStore {
     queue: string,
     options: { limit: number; now: number; leaseMs: number; worker: string },
   ): Promise<StoredDelivery[]> {
+    const { deliveries: claimed, blocks } = this.claimHeld(queue, options)
+    if (blocks.length === 0) return claimed
+    for (const block of blocks) {
+      for (let i = 0; i < block.deliveries.length; i++) claimed.push(block.claimed(i))
+    }
+    // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
+    if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+    return claimed
+  }
+
+  /** {@link claim}, with blocks handed out whole: see {@link QueueStore.claimBlocks}. */
+  async claimBlocks(
+    queue: string,
+    options: { limit: number; now: number; leaseMs: number; worker: string },
+  ): Promise<{ deliveries: StoredDelivery[]; blocks: ClaimedBlock[] }> {
+    return this.claimHeld(queue, options)
+  }
+
+  private claimHeld(
+    queue: string,
+    options: { limit: number; now: number; leaseMs: number; worker: string },
+  ): { deliveries: StoredDelivery[]; blocks: HeldBlock[] } {
     const { limit, now, leaseMs, worker } = options
-    if (limit <= 0) return []
+    if (limit <= 0) return { deliveries: [], blocks: [] }
     const until = now + leaseMs
     const candidates = this.statement(
       `SELECT seq, count, last_at FROM delivery_blocks WHERE queue = ? AND ready_at <= ?
@@ -317,21 +347,14 @@ export class SqliteQueueStore implements QueueStore {
     })()
     // Nothing more was due: the worker has caught up, and what is enqueued next is worth keeping.
     if (!more) this.freshOn = true
-    if (blocks.length === 0) return rows
-    const claimed = rows
-    for (const { seq, meta, bodies } of blocks) {
-      const held = new HeldBlock(
-        seq,
-        queue,
-        worker,
-        this.takeFresh(seq) ?? unpackBlock(meta as string, bodies as string, queue),
-      )
-      this.hold(held)
-      for (const d of held.deliveries) claimed.push(d)
+    const held: HeldBlock[] = new Array(blocks.length)
+    for (let i = 0; i < blocks.length; i++) {
+      const { seq, meta, bodies } = blocks[i] as { seq: number; meta?: string; bodies?: string }
+      const deliveries =
+        this.dropFresh(seq)?.deliveries ?? unpackBlock(meta as string, bodies as string)
+      held[i] = this.hold(new HeldBlock(seq, queue, worker, deliveries))
     }
-    // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
-    if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
-    return claimed
+    return { deliveries: rows, blocks: held }
   }
 
   /** Leases up to `limit` due rows, oldest due first; runs inside the caller's transaction. */
@@ -394,6 +417,36 @@ export class SqliteQueueStore implements QueueStore {
       }
       if (delivered > 0) count.run(queue, delivered)
     })
+  }
+
+  async completeRanges(queue: string, ranges: readonly BlockRange[]): Promise<void> {
+    if (ranges.length === 0) return
+    // A block no longer held here (split into rows meanwhile) is completed by id instead.
+    const elsewhere: string[] = []
+    const count = this.statement(
+      `INSERT INTO queue_counters (queue, delivered, retried) VALUES (?, ?, 0)
+       ON CONFLICT (queue) DO UPDATE SET delivered = delivered + excluded.delivered`,
+    )
+    this.change((touched) => {
+      let delivered = 0
+      const verdicts = new Map<HeldBlock, Holding>()
+      for (const { block, from, to } of ranges) {
+        const held = block instanceof HeldBlock ? this.held.get(block.seq) : undefined
+        let verdict: Holding = 'gone'
+        if (held === block && held.queue === queue) {
+          verdict = verdicts.get(held) ?? this.holding(held)
+          verdicts.set(held, verdict)
+        }
+        if (verdict === 'ours' && held) {
+          for (let i = from; i < to; i++) if (held.remove(i)) delivered++
+          touched.add(held)
+        } else if (verdict === 'gone') {
+          for (let i = from; i < to; i++) elsewhere.push((block.deliveries[i] as NewDelivery).id)
+        }
+      }
+      if (delivered > 0) count.run(queue, delivered)
+    })
+    if (elsewhere.length > 0) await this.complete(queue, elsewhere)
   }
 
   async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
@@ -699,10 +752,21 @@ export class SqliteQueueStore implements QueueStore {
   ): { held: { block: HeldBlock; index: number }[]; rows: string[] } {
     const held: { block: HeldBlock; index: number }[] = []
     const rows: string[] = []
+    this.indexHeld()
+    const verdicts = new Map<HeldBlock, Holding>()
     for (const id of ids) {
       const at = this.heldIds.get(id)
-      if (at !== undefined && at.block.queue === queue) held.push(at)
-      else rows.push(id)
+      if (at === undefined || at.block.queue !== queue) {
+        rows.push(id)
+        continue
+      }
+      let verdict = verdicts.get(at.block)
+      if (verdict === undefined) {
+        verdict = this.holding(at.block)
+        verdicts.set(at.block, verdict)
+      }
+      if (verdict === 'ours') held.push(at)
+      else if (verdict === 'gone') rows.push(id)
     }
     if (rows.length > 0) {
       const isRow = this.statement('SELECT 1 FROM deliveries WHERE id = ? AND queue = ?').pluck()
@@ -718,6 +782,22 @@ export class SqliteQueueStore implements QueueStore {
       }
     }
     return { held, rows }
+  }
+
+  /**
+   * Whether `block`'s row is still this store's: `taken` once another worker
+   * claimed it after this one's lease expired (that worker sends it again, so
+   * outcomes here are dropped), `gone` once it was split into rows (outcomes then
+   * apply to the rows, by id). A block that is not `ours` is forgotten.
+   * Runs inside the caller's transaction.
+   */
+  private holding(block: HeldBlock): Holding {
+    const worker = this.statement('SELECT worker FROM delivery_blocks WHERE seq = ?')
+      .pluck()
+      .get(block.seq) as string | null | undefined
+    const verdict = worker === block.worker ? 'ours' : worker === undefined ? 'gone' : 'taken'
+    if (verdict !== 'ours') this.forget(block)
+    return verdict
   }
 
   /** Turns a block into one row per delivery, keeping its lease; runs inside the caller's transaction. */
@@ -738,7 +818,7 @@ export class SqliteQueueStore implements QueueStore {
     )
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const { queue, lease_until: leaseUntil, worker } = block
-    for (const d of unpackBlock(payload.meta, payload.bodies, queue)) {
+    for (const d of unpackBlock(payload.meta, payload.bodies)) {
       const at = d.enqueuedAt
       const row = insert.run(
         queue,
@@ -754,14 +834,6 @@ export class SqliteQueueStore implements QueueStore {
     }
   }
 
-  /** A block's deliveries from {@link fresh}, as a claim returns them, and forgets them there. */
-  private takeFresh(seq: number): StoredDelivery[] | undefined {
-    const entry = this.dropFresh(seq)
-    if (entry === undefined) return undefined
-    const { queue, deliveries } = entry
-    return deliveries.map((d) => neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt))
-  }
-
   /** Removes a block from {@link fresh}, returning what was kept of it. */
   private dropFresh(
     seq: number,
@@ -773,18 +845,39 @@ export class SqliteQueueStore implements QueueStore {
     return entry
   }
 
-  private hold(block: HeldBlock): void {
+  private hold(block: HeldBlock): HeldBlock {
     const previous = this.held.get(block.seq)
     if (previous) this.forget(previous)
     this.held.set(block.seq, block)
-    const { deliveries } = block
-    for (let index = 0; index < deliveries.length; index++) {
-      this.heldIds.set((deliveries[index] as NewDelivery).id, { block, index })
+    this.unindexed++
+    return block
+  }
+
+  /**
+   * Makes the deliveries of every held block findable by id. Only calls by id
+   * need it (a retry, a release, a completion not by range), so a worker that
+   * completes by range never pays for a map entry per delivery.
+   */
+  private indexHeld(): void {
+    if (this.unindexed === 0) return
+    for (const block of this.held.values()) {
+      if (block.indexed) continue
+      block.indexed = true
+      const { deliveries } = block
+      for (let index = 0; index < deliveries.length; index++) {
+        this.heldIds.set((deliveries[index] as NewDelivery).id, { block, index })
+      }
     }
+    this.unindexed = 0
   }
 
   private forget(block: HeldBlock): void {
-    if (this.held.get(block.seq) === block) this.held.delete(block.seq)
+    if (this.held.get(block.seq) !== block) return
+    this.held.delete(block.seq)
+    if (!block.indexed) {
+      this.unindexed--
+      return
+    }
     for (const d of block.deliveries) {
       if (this.heldIds.get(d.id)?.block === block) this.heldIds.delete(d.id)
     }
@@ -794,6 +887,7 @@ export class SqliteQueueStore implements QueueStore {
     this.statements = {}
     this.held.clear()
     this.heldIds.clear()
+    this.unindexed = 0
     this.fresh.clear()
     this.freshCount = 0
     const db = this.db

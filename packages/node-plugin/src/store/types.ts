@@ -73,6 +73,22 @@ export interface KillUpdate {
   readonly detail: string | null
 }
 
+/**
+ * Never-attempted deliveries a store leased together as one unit (a block) and
+ * hands out without a {@link StoredDelivery} per delivery. Deliveries are
+ * addressed by index; each one's `attempts` is 0 and it was due when enqueued.
+ */
+export interface ClaimedBlock {
+  readonly deliveries: readonly NewDelivery[]
+}
+
+/** Deliveries `from` (inclusive) to `to` (exclusive) of a {@link ClaimedBlock}. */
+export interface BlockRange {
+  readonly block: ClaimedBlock
+  readonly from: number
+  readonly to: number
+}
+
 /** Which dead letters an operation applies to. */
 export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
 
@@ -97,8 +113,21 @@ export interface QueueStore {
     queue: string,
     options: { limit: number; now: number; leaseMs: number; worker: string },
   ): Promise<StoredDelivery[]>
+  /**
+   * Optional, with {@link QueueStore.completeRanges}: a claim (same leases, same
+   * order of preference as {@link QueueStore.claim}) that returns whole blocks of
+   * never-attempted deliveries as {@link ClaimedBlock}s, and everything else as
+   * deliveries. A worker sends and acknowledges a block's deliveries by range,
+   * with no object or lookup per delivery; every other method still takes their ids.
+   */
+  claimBlocks?(
+    queue: string,
+    options: { limit: number; now: number; leaseMs: number; worker: string },
+  ): Promise<{ deliveries: StoredDelivery[]; blocks: ClaimedBlock[] }>
   /** Delivered: removes them and counts them. */
   complete(queue: string, ids: readonly string[]): Promise<void>
+  /** Delivered, by range of blocks this store returned from {@link QueueStore.claimBlocks}: as {@link QueueStore.complete}. */
+  completeRanges?(queue: string, ranges: readonly BlockRange[]): Promise<void>
   /** Failed temporarily: releases the lease and schedules the next attempt. */
   retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void>
   /** Failed for good (or expired): moves them to the dead-letter store. */

@@ -20,7 +20,9 @@ describe('packBlock and unpackBlock', () => {
     const items = bodies.map((body, n) => delivery(n, body))
     const packed = packBlock(items)
     expect(packed.count).toBe(items.length)
-    expect(unpackBlock(packed.meta, packed.bodies, 'q')).toEqual(items)
+    expect(unpackBlock(packed.meta, packed.bodies)).toEqual(
+      items.map(({ id, body, messageId, enqueuedAt }) => ({ id, body, messageId, enqueuedAt })),
+    )
   })
 
   it('records the earliest and the latest enqueue time', () => {
@@ -49,5 +51,6 @@ describe('HeldBlock', () => {
     expect(block.settled).toBe(true)
     expect(block.gone).toBe(2)
     expect(block.released().map((d) => d.id)).toEqual(['id-2'])
+    expect(block.claimed(1)).toEqual(delivery(1, '{}'))
   })
 })

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BLOCK_MAX } from '../block.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite.js'
+import type { ClaimedBlock } from '../types.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
 const dirs: string[] = []
@@ -155,6 +156,82 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     )
     expect(await next.nextDueAt('q')).toBeNull()
     await Promise.all([dying.close(), next.close()])
+  })
+
+  it('claimBlocks hands out whole blocks, rows first; completeRanges delivers them by range', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    await store.enqueue('q', items(5))
+    await store.enqueue('q', [
+      { id: 'late', body: '{"late":1}', messageId: null, enqueuedAt: 1500 },
+    ])
+    // A retried delivery is a row, and is handed out as a delivery ahead of the blocks.
+    const first = await store.claim('q', { limit: 5, now: 2000, ...LEASE })
+    await store.retry('q', [first[4]?.id as string], {
+      at: 1900,
+      attempts: 1,
+      reason: 'http_5xx',
+      status: 503,
+    })
+    await store.release(
+      'q',
+      first.slice(0, 4).map((d) => d.id),
+    )
+    const { deliveries, blocks } = await store.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
+    expect(deliveries.map((d) => [d.id, d.attempts])).toEqual([['b-4', 1]])
+    expect(blocks.map((b) => b.deliveries.map((d) => d.id))).toEqual([
+      ['b-0', 'b-1', 'b-2', 'b-3'],
+      ['late'],
+    ])
+    expect(blocks[0]?.deliveries[1]).toEqual(items(5)[1])
+    await store.completeRanges('q', [
+      { block: blocks[0] as ClaimedBlock, from: 0, to: 3 },
+      { block: blocks[1] as ClaimedBlock, from: 0, to: 1 },
+    ])
+    expect(blockRows(path)).toEqual([{ count: 4, done: 3, lease_until: 62_000 }])
+    const stats = await store.stats('q')
+    expect([stats.delivered, stats.queued + stats.inFlight]).toEqual([4, 2])
+    // What is left is still addressed by id: b-3 is given back and is the only block delivery left.
+    await store.release('q', ['b-3'])
+    await store.complete('q', ['b-4'])
+    const again = await store.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
+    expect(again.deliveries).toEqual([])
+    expect(again.blocks.map((b) => b.deliveries.map((d) => d.id))).toEqual([['b-3']])
+    await store.completeRanges('q', [{ block: again.blocks[0] as ClaimedBlock, from: 0, to: 1 }])
+    expect(await store.nextDueAt('q')).toBeNull()
+    expect(await store.stats('q')).toMatchObject({ delivered: 6, queued: 0, inFlight: 0 })
+    await store.close()
+  })
+
+  it('completeRanges on a block split into rows meanwhile completes its deliveries by id', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const holder = new SqliteQueueStore({ path })
+    const other = new SqliteQueueStore({ path })
+    await Promise.all([holder.open(), other.open()])
+    await holder.enqueue('q', items(3))
+    const { blocks } = await holder.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
+    // Another store names one of the block's deliveries: the block becomes rows (keeping the lease).
+    await other.kill('q', ['b-0'], {
+      now: 2100,
+      attempts: 1,
+      reason: 'http_4xx',
+      status: 400,
+      detail: null,
+    })
+    expect(blockRows(path)).toEqual([])
+    await holder.completeRanges('q', [{ block: blocks[0] as ClaimedBlock, from: 1, to: 3 }])
+    expect(await holder.stats('q')).toMatchObject({ delivered: 2, dead: 1, queued: 0, inFlight: 0 })
+    expect(await holder.nextDueAt('q')).toBeNull()
+    // A block another worker took over after the lease expired is left to that worker.
+    await holder.enqueue('q', items(2, 5000))
+    const lost = await holder.claimBlocks('q', { limit: 10, now: 5000, leaseMs: 10, worker: 'w' })
+    const taken = await other.claimBlocks('q', { limit: 10, now: 5010, leaseMs: 10, worker: 'x' })
+    expect(taken.blocks).toHaveLength(1)
+    await holder.completeRanges('q', [{ block: lost.blocks[0] as ClaimedBlock, from: 0, to: 2 }])
+    expect(await holder.stats('q')).toMatchObject({ delivered: 2 })
+    expect(await other.nextDueAt('q')).toBe(5020)
+    await Promise.all([holder.close(), other.close()])
   })
 
   it('upgrades a file made at schema version 1, keeping its deliveries', async () => {
