@@ -2,21 +2,19 @@
 
 import {
   type AttemptResult,
-  assembleBatch,
   type DestinationBackoff,
   fanOutOutcome,
   type Outcome,
   type RetrySchedule,
-  singleBody,
   USER_AGENT,
-  type WebhookBody,
   type WebhookSettings,
 } from '@analytics-webhooks/core'
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
+import { ClaimBuffer, type Unit } from './claims.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
-import type { QueueStore, RetryUpdate, StoredDelivery } from './store/types.js'
+import type { BlockRange, QueueStore, RetryUpdate, StoredDelivery } from './store/types.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig {
@@ -49,13 +47,6 @@ const COMPLETE_DELAY_MS = 20
 /** How long after a commit the worker wakes, to claim what arrives meanwhile in one go. */
 const ENQUEUE_WAKE_DELAY_MS = 5
 
-/** One request: the deliveries it carries and its body. */
-interface Unit {
-  readonly deliveries: readonly StoredDelivery[]
-  readonly body: WebhookBody
-  readonly webhookId: string
-}
-
 /**
  * Delivers a queue. One async loop decides what to send (gated by the
  * destination-wide backoff) and launches up to `concurrency` requests; each
@@ -73,11 +64,13 @@ export class DeliveryWorker {
   private readonly config: DeliveryWorkerConfig
   private readonly targets: readonly Target[]
   private readonly baseHeaders: Readonly<Record<string, string>>
-  private buffer: StoredDelivery[] = []
-  private head = 0
+  private readonly buffer: ClaimBuffer
   private active = 0
   private readonly inFlight = new Set<Promise<void>>()
   private pendingComplete: string[] = []
+  private pendingRanges: BlockRange[] = []
+  /** Deliveries in {@link pendingComplete} and {@link pendingRanges}. */
+  private pendingCount = 0
   private completing: Promise<void> = Promise.resolve()
   private completeTimer: ReturnType<typeof setTimeout> | undefined
   private enqueueTimer: ReturnType<typeof setTimeout> | undefined
@@ -88,6 +81,7 @@ export class DeliveryWorker {
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
+    this.buffer = new ClaimBuffer(config.queue)
     this.targets = config.settings.webhooks.map(toTarget)
     this.baseHeaders = {
       'user-agent': USER_AGENT,
@@ -120,7 +114,7 @@ export class DeliveryWorker {
 
   /** Waits until every delivered request is recorded in the store. */
   async flushCompletions(): Promise<void> {
-    if (this.pendingComplete.length > 0) this.writeCompletions()
+    if (this.pendingCount > 0) this.writeCompletions()
     await this.completing
   }
 
@@ -207,49 +201,29 @@ export class DeliveryWorker {
   /** The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due. */
   private async take(probe: boolean): Promise<Unit | undefined> {
     const batchSize = this.config.settings.batchSize
-    if (this.buffered() < batchSize) {
+    if (this.buffer.size < batchSize) {
       await this.refill()
-      if (probe && this.buffered() === 0) {
+      if (probe && this.buffer.size === 0) {
         // Down destinations do not wait on each delivery's own clock: the probe takes the oldest waiting one.
         if ((await this.config.store.wake(this.config.queue, this.config.now())) > 0)
           await this.refill()
       }
     }
-    if (this.buffered() === 0) return undefined
-    if (batchSize === 1) {
-      const delivery = this.buffer[this.head++] as StoredDelivery
-      return {
-        deliveries: [delivery],
-        body: singleBody(delivery.body),
-        webhookId: delivery.messageId ?? delivery.id,
-      }
-    }
-    const end = Math.min(this.buffer.length, this.head + batchSize)
-    const slice = this.buffer.slice(this.head, end)
-    const { body, taken } = assembleBatch(
-      slice.map((d) => d.body),
-      { maxEvents: batchSize },
-    )
-    this.head += taken
-    const deliveries = taken === slice.length ? slice : slice.slice(0, taken)
-    const first = deliveries[0] as StoredDelivery
-    return { deliveries, body, webhookId: `batch_${first.messageId ?? first.id}` }
-  }
-
-  private buffered(): number {
-    return this.buffer.length - this.head
+    return this.buffer.take(batchSize)
   }
 
   private async refill(): Promise<void> {
     const { store, queue, now, leaseMs, workerId, schedule } = this.config
-    const want = this.config.claimBatch - this.buffered()
-    if (want <= 0) return
-    const claimed = await store.claim(queue, { limit: want, now: now(), leaseMs, worker: workerId })
-    if (claimed.length === 0) return
+    const limit = this.config.claimBatch - this.buffer.size
+    if (limit <= 0) return
+    const options = { limit, now: now(), leaseMs, worker: workerId }
+    // Stores with blocks hand them out whole: sent and acknowledged by range, no object per delivery.
+    const { deliveries, blocks } = store.claimBlocks
+      ? await store.claimBlocks(queue, options)
+      : { deliveries: await store.claim(queue, options), blocks: [] }
     const at = now()
-    const kept: StoredDelivery[] =
-      this.head < this.buffer.length ? this.buffer.slice(this.head) : []
-    for (const delivery of claimed) {
+    const kept: StoredDelivery[] = []
+    for (const delivery of deliveries) {
       // A retry past the window expires without being sent; a first attempt is always made.
       if (delivery.attempts > 0 && at >= schedule.deadline(delivery.enqueuedAt)) {
         await this.kill([delivery], {
@@ -260,16 +234,12 @@ export class DeliveryWorker {
         })
       } else kept.push(delivery)
     }
-    this.buffer = kept
-    this.head = 0
+    this.buffer.add(kept, blocks)
   }
 
   private async releaseBuffer(): Promise<void> {
-    if (this.buffered() === 0) return
-    const ids = this.buffer.slice(this.head).map((d) => d.id)
-    this.buffer = []
-    this.head = 0
-    await this.config.store.release(this.config.queue, ids)
+    if (this.buffer.size === 0) return
+    await this.config.store.release(this.config.queue, this.buffer.clear())
   }
 
   private launch(unit: Unit): void {
@@ -303,7 +273,7 @@ export class DeliveryWorker {
     if (outcome.verdict === 'delivered') await this.delivered(unit, outcome, wasDown)
     else if (outcome.verdict === 'retry') await this.retry(unit, outcome)
     else {
-      await this.kill(unit.deliveries, {
+      await this.kill(this.buffer.deliveries(unit), {
         reason: outcome.reason,
         status: outcome.status,
         detail: describeFailure(outcome.attempts),
@@ -313,17 +283,20 @@ export class DeliveryWorker {
   }
 
   private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
-    for (const d of unit.deliveries) this.pendingComplete.push(d.id)
-    if (this.pendingComplete.length >= COMPLETE_GROUP) this.writeCompletions()
+    for (const d of unit.rows) this.pendingComplete.push(d.id)
+    for (const range of unit.ranges) this.pendingRanges.push(range)
+    this.pendingCount += unit.count
+    if (this.pendingCount >= COMPLETE_GROUP) this.writeCompletions()
     else if (this.completeTimer === undefined) {
       this.completeTimer = setTimeout(this.writeCompletions, COMPLETE_DELAY_MS)
     }
     const { events } = this.config
     if (events.has('delivered')) {
+      const deliveries = this.buffer.deliveries(unit)
       events.emit('delivered', {
-        ids: unit.deliveries.map((d) => d.id),
-        messageIds: unit.deliveries.map((d) => d.messageId),
-        attempts: maxAttempts(unit.deliveries) + 1,
+        ids: deliveries.map((d) => d.id),
+        messageIds: deliveries.map((d) => d.messageId),
+        attempts: maxAttempts(unit.rows) + 1,
         status: outcome.status,
       })
     }
@@ -340,12 +313,19 @@ export class DeliveryWorker {
       clearTimeout(this.completeTimer)
       this.completeTimer = undefined
     }
-    if (this.pendingComplete.length === 0) return
+    if (this.pendingCount === 0) return
     const ids = this.pendingComplete
+    const ranges = this.pendingRanges
     this.pendingComplete = []
+    this.pendingRanges = []
+    this.pendingCount = 0
     const { store, queue, events } = this.config
     this.completing = this.completing
-      .then(() => store.complete(queue, ids))
+      .then(async () => {
+        if (ids.length > 0) await store.complete(queue, ids)
+        // Only a store with claimBlocks hands out ranges, and it has completeRanges too.
+        if (ranges.length > 0) await store.completeRanges?.(queue, ranges)
+      })
       .catch((error) => events.emit('error', asError(error)))
   }
 
@@ -365,7 +345,8 @@ export class DeliveryWorker {
     const expired: StoredDelivery[] = []
     const retried: string[] = []
     let earliest = Number.POSITIVE_INFINITY
-    for (const d of unit.deliveries) {
+    const deliveries = this.buffer.deliveries(unit)
+    for (const d of deliveries) {
       const attempts = d.attempts + 1
       let delayMs = delays.get(attempts)
       if (delayMs === undefined) {
@@ -414,7 +395,7 @@ export class DeliveryWorker {
         ids: retried,
         reason: outcome.reason,
         status: outcome.status,
-        attempts: maxAttempts(unit.deliveries) + 1,
+        attempts: maxAttempts(deliveries) + 1,
         at: earliest,
       })
     }

@@ -1,0 +1,153 @@
+/** What the delivery worker has claimed and not sent yet, cut into requests. */
+
+import { assembleBatch, singleBody, type WebhookBody } from '@analytics-webhooks/core'
+import { neverAttempted } from './store/block.js'
+import type { BlockRange, ClaimedBlock, NewDelivery, StoredDelivery } from './store/types.js'
+
+/** One request: the deliveries it carries and its body. */
+export interface Unit {
+  /** Deliveries claimed one by one (retries, replays, or from a store without blocks). */
+  readonly rows: readonly StoredDelivery[]
+  /** Deliveries of claimed blocks, by range: no object per delivery. */
+  readonly ranges: readonly BlockRange[]
+  readonly count: number
+  readonly body: WebhookBody
+  /** The `webhook-id` of a Standard Webhooks signature. */
+  readonly webhookId: string
+}
+
+/** A claimed block and how far into it requests have been cut. */
+interface Cursor {
+  readonly block: ClaimedBlock
+  next: number
+}
+
+/**
+ * Claimed deliveries in claim order, as rows and blocks. {@link ClaimBuffer.take}
+ * cuts the next request from them; a run of one block becomes one range.
+ *
+ * @example
+ * const buffer = new ClaimBuffer('default')
+ * buffer.add(rows, blocks)
+ * const unit = buffer.take(100) // up to 100 deliveries, assembled into one body
+ */
+export class ClaimBuffer {
+  private readonly queue: string
+  private items: (StoredDelivery | Cursor)[] = []
+  private head = 0
+  /** Deliveries waiting, in rows and in what is left of blocks. */
+  size = 0
+
+  constructor(queue: string) {
+    this.queue = queue
+  }
+
+  /** Appends newly claimed deliveries, rows first. */
+  add(rows: readonly StoredDelivery[], blocks: readonly ClaimedBlock[] = []): void {
+    if (rows.length === 0 && blocks.length === 0) return
+    const items = this.items.slice(this.head)
+    for (const row of rows) items.push(row)
+    for (const block of blocks) if (block.deliveries.length > 0) items.push({ block, next: 0 })
+    this.items = items
+    this.head = 0
+    this.size += rows.length
+    for (const block of blocks) this.size += block.deliveries.length
+  }
+
+  /**
+   * The next request: up to `batchSize` deliveries in claim order, as many as
+   * fit in one body. `batchSize` 1 sends each event on its own (not as an array).
+   */
+  take(batchSize: number): Unit | undefined {
+    if (this.size === 0) return undefined
+    const texts = this.peekBodies(batchSize)
+    let body: WebhookBody
+    let taken: number
+    if (batchSize === 1) {
+      body = singleBody(texts[0] as string)
+      taken = 1
+    } else {
+      const batch = assembleBatch(texts, { maxEvents: batchSize })
+      body = batch.body
+      taken = batch.taken
+    }
+    const rows: StoredDelivery[] = []
+    const ranges: BlockRange[] = []
+    let first: { id: string; messageId: string | null } | undefined
+    let left = taken
+    while (left > 0) {
+      const item = this.items[this.head] as StoredDelivery | Cursor
+      if (isCursor(item)) {
+        const { block, next } = item
+        const to = Math.min(block.deliveries.length, next + left)
+        first ??= block.deliveries[next] as NewDelivery
+        ranges.push({ block, from: next, to })
+        left -= to - next
+        item.next = to
+        if (to === block.deliveries.length) this.head++
+      } else {
+        first ??= item
+        rows.push(item)
+        left--
+        this.head++
+      }
+    }
+    this.size -= taken
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    }
+    const lead = first as { id: string; messageId: string | null }
+    const id = lead.messageId ?? lead.id
+    return { rows, ranges, count: taken, body, webhookId: batchSize === 1 ? id : `batch_${id}` }
+  }
+
+  /** Empties the buffer, returning the ids of everything in it (to give the leases back). */
+  clear(): string[] {
+    const ids: string[] = []
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i] as StoredDelivery | Cursor
+      if (isCursor(item)) {
+        const { deliveries } = item.block
+        for (let k = item.next; k < deliveries.length; k++)
+          ids.push((deliveries[k] as NewDelivery).id)
+      } else ids.push(item.id)
+    }
+    this.items = []
+    this.head = 0
+    this.size = 0
+    return ids
+  }
+
+  /** Every delivery of a unit as a claim returns it (for the rare paths: retry, dead-letter, events). */
+  deliveries(unit: Unit): StoredDelivery[] {
+    const out = [...unit.rows]
+    for (const { block, from, to } of unit.ranges) {
+      for (let i = from; i < to; i++) {
+        const d = block.deliveries[i] as NewDelivery
+        out.push(neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt))
+      }
+    }
+    return out
+  }
+
+  /** The bodies of the next `max` deliveries, without taking them. */
+  private peekBodies(max: number): string[] {
+    const texts: string[] = []
+    for (let i = this.head; i < this.items.length && texts.length < max; i++) {
+      const item = this.items[i] as StoredDelivery | Cursor
+      if (!isCursor(item)) {
+        texts.push(item.body)
+        continue
+      }
+      const { deliveries } = item.block
+      const end = Math.min(deliveries.length, item.next + max - texts.length)
+      for (let k = item.next; k < end; k++) texts.push((deliveries[k] as NewDelivery).body)
+    }
+    return texts
+  }
+}
+
+function isCursor(item: StoredDelivery | Cursor): item is Cursor {
+  return 'block' in item
+}
