@@ -130,6 +130,8 @@ export class HeldBlock implements ClaimedBlock {
   readonly deliveries: readonly NewDelivery[]
   /** Whether the store can find its deliveries by id yet (it indexes them only when asked by id). */
   indexed = false
+  /** Another worker claimed it after this lease expired: that worker sends it, outcomes here are dropped. */
+  takenOver = false
   private readonly states: Uint8Array
   private pending: number
   /** How many are {@link GONE}: the row's `done` column, so `stats` does not count them. */

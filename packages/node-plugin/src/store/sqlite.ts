@@ -429,15 +429,15 @@ export class SqliteQueueStore implements QueueStore {
     )
     this.change((touched) => {
       let delivered = 0
-      const verdicts = new Map<HeldBlock, Holding>()
+      const verdicts = new Map<ClaimedBlock, Holding>()
       for (const { block, from, to } of ranges) {
-        const held = block instanceof HeldBlock ? this.held.get(block.seq) : undefined
-        let verdict: Holding = 'gone'
-        if (held === block && held.queue === queue) {
-          verdict = verdicts.get(held) ?? this.holding(held)
-          verdicts.set(held, verdict)
+        let verdict = verdicts.get(block)
+        if (verdict === undefined) {
+          verdict = this.verdictOf(block, queue)
+          verdicts.set(block, verdict)
         }
-        if (verdict === 'ours' && held) {
+        if (verdict === 'ours') {
+          const held = block as HeldBlock
           for (let i = from; i < to; i++) if (held.remove(i)) delivered++
           touched.add(held)
         } else if (verdict === 'gone') {
@@ -796,8 +796,20 @@ export class SqliteQueueStore implements QueueStore {
       .pluck()
       .get(block.seq) as string | null | undefined
     const verdict = worker === block.worker ? 'ours' : worker === undefined ? 'gone' : 'taken'
+    if (verdict === 'taken') block.takenOver = true
     if (verdict !== 'ours') this.forget(block)
     return verdict
+  }
+
+  /**
+   * {@link holding} for a block handed out by {@link claimBlocks}. One this store
+   * no longer holds was taken over (outcomes dropped), or settled, split into
+   * rows or claimed again: then its deliveries are found by id.
+   */
+  private verdictOf(block: ClaimedBlock, queue: string): Holding {
+    if (!(block instanceof HeldBlock) || block.queue !== queue) return 'gone'
+    if (block.takenOver) return 'taken'
+    return this.held.get(block.seq) === block ? this.holding(block) : 'gone'
   }
 
   /** Turns a block into one row per delivery, keeping its lease; runs inside the caller's transaction. */

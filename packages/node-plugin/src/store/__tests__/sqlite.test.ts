@@ -228,8 +228,15 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const lost = await holder.claimBlocks('q', { limit: 10, now: 5000, leaseMs: 10, worker: 'w' })
     const taken = await other.claimBlocks('q', { limit: 10, now: 5010, leaseMs: 10, worker: 'x' })
     expect(taken.blocks).toHaveLength(1)
-    await holder.completeRanges('q', [{ block: lost.blocks[0] as ClaimedBlock, from: 0, to: 2 }])
+    // Found out by a call by id first (a release), then by range: dropped both times, and the
+    // other worker's block stays whole.
+    await holder.release('q', ['b-0'])
+    await holder.completeRanges('q', [
+      { block: lost.blocks[0] as ClaimedBlock, from: 0, to: 1 },
+      { block: lost.blocks[0] as ClaimedBlock, from: 1, to: 2 },
+    ])
     expect(await holder.stats('q')).toMatchObject({ delivered: 2 })
+    expect(blockRows(path)).toEqual([{ count: 2, done: 0, lease_until: 5020 }])
     expect(await other.nextDueAt('q')).toBe(5020)
     await Promise.all([holder.close(), other.close()])
   })
