@@ -78,6 +78,7 @@ export class DeliveryWorker {
   private stopping = false
   private wakeUp: (() => void) | undefined
   private poked = false
+  private idleWaiters: (() => void)[] = []
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
@@ -160,6 +161,7 @@ export class DeliveryWorker {
         }
         const unit = await this.take(gate.state === 'probe')
         if (unit === undefined) {
+          if (this.active === 0) this.wentIdle()
           await this.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
           continue
         }
@@ -170,6 +172,31 @@ export class DeliveryWorker {
         await this.sleep(Math.min(1000, this.config.pollIntervalMs))
       }
     }
+  }
+
+  /**
+   * Resolves the next time the worker finds nothing to send with nothing in
+   * flight, or after `ms`, whichever comes first (`drain` waits with it).
+   */
+  idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== done)
+        resolve()
+      }, ms)
+      this.idleWaiters.push(done)
+    })
+  }
+
+  private wentIdle(): void {
+    const waiters = this.idleWaiters
+    if (waiters.length === 0) return
+    this.idleWaiters = []
+    for (const waiter of waiters) waiter()
   }
 
   /** How long to sleep with nothing to send: until the next delivery is due, at most `pollIntervalMs`. */

@@ -311,9 +311,8 @@ export function webhookPlugin(
           const stats = await store.stats(queue)
           return { drained: false, remaining: stats.queued + stats.inFlight }
         }
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(20, Math.max(1, deadline - Date.now()))),
-        )
+        // Woken as soon as the worker runs out of work, at the latest after 20 ms (it may be waiting on retries).
+        await running.idle(Math.min(20, Math.max(1, deadline - Date.now())))
       }
     },
 
