@@ -129,6 +129,9 @@ type Statement = Database.Statement<unknown[], unknown>
 /** What became of a block this store leased: see `SqliteQueueStore.holding`. */
 type Holding = 'ours' | 'taken' | 'gone'
 
+/** How many candidate blocks a claim reads at a time. */
+const CANDIDATE_PAGE = 16
+
 /**
  * How many just-enqueued deliveries a store keeps in memory for its next claims.
  * A worker that keeps up claims within milliseconds; one that is behind never
@@ -323,27 +326,33 @@ export class SqliteQueueStore implements QueueStore {
       const rows = this.claimRows(queue, limit, now, until, worker)
       const blocks: { seq: number; meta?: string; bodies?: string }[] = []
       let room = limit - rows.length
-      if (room === 0) return { rows, blocks, more: true }
-      const want = Math.min(room, 1000)
-      const found = candidates.all(queue, now, want) as {
-        seq: number
-        count: number
-        last_at: number
-      }[]
-      for (const block of found) {
-        if (block.count > room || block.last_at > now) {
-          if (rows.length === 0 && blocks.length === 0) {
-            this.explode(block.seq)
-            rows.push(...this.claimRows(queue, room, now, until, worker))
+      // Candidates a page at a time: a leased block leaves the due set, so the same query
+      // gives the next page. (Asking for `room` candidates read up to 256 rows to use one.)
+      while (room > 0) {
+        const found = candidates.all(queue, now, CANDIDATE_PAGE) as {
+          seq: number
+          count: number
+          last_at: number
+        }[]
+        for (const block of found) {
+          if (block.count > room || block.last_at > now) {
+            if (rows.length === 0 && blocks.length === 0) {
+              this.explode(block.seq)
+              rows.push(...this.claimRows(queue, room, now, until, worker))
+            }
+            return { rows, blocks, more: true }
           }
-          return { rows, blocks, more: true }
+          lease.run(until, until, worker, block.seq)
+          if (this.fresh.get(block.seq)?.queue === queue) blocks.push({ seq: block.seq })
+          else blocks.push({ seq: block.seq, ...(payload.get(block.seq) as object) })
+          room -= block.count
+          if (room === 0) return { rows, blocks, more: true }
         }
-        lease.run(until, until, worker, block.seq)
-        if (this.fresh.get(block.seq)?.queue === queue) blocks.push({ seq: block.seq })
-        else blocks.push({ seq: block.seq, ...(payload.get(block.seq) as object) })
-        room -= block.count
+        if (found.length < CANDIDATE_PAGE) return { rows, blocks, more: false }
+        // A lease of no length leaves its blocks due: the next page would repeat this one.
+        if (until <= now) return { rows, blocks, more: true }
       }
-      return { rows, blocks, more: found.length === want }
+      return { rows, blocks, more: true }
     })()
     // Nothing more was due: the worker has caught up, and what is enqueued next is worth keeping.
     if (!more) this.freshOn = true

@@ -117,6 +117,26 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await store.close()
   })
 
+  it('one claim takes as many whole blocks as fit, however many pages of candidates that reads', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    for (let b = 0; b < 40; b++) {
+      await store.enqueue(
+        'q',
+        items(2, 1000 + b).map((d) => ({ ...d, id: `${b}-${d.id}` })),
+      )
+    }
+    const some = await store.claimBlocks('q', { limit: 51, now: 5000, ...LEASE })
+    expect(some.blocks).toHaveLength(25)
+    const rest = await store.claim('q', { limit: 1000, now: 5000, ...LEASE })
+    expect(rest.map((d) => d.id)).toEqual(
+      Array.from({ length: 15 }, (_, i) => [`${i + 25}-b-0`, `${i + 25}-b-1`]).flat(),
+    )
+    expect(await store.claim('q', { limit: 1000, now: 5000, ...LEASE })).toEqual([])
+    await store.close()
+  })
+
   it('after some are delivered and the rest given back, only the rest is sent again', async () => {
     const path = join(tempDir(), 'q.sqlite')
     const store = new SqliteQueueStore({ path })
