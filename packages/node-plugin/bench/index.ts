@@ -18,8 +18,10 @@ import {
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import { Analytics, type Plugin } from '@segment/analytics-node'
 import { Pool } from 'undici'
-import { SqliteQueueStore, webhookPlugin } from '../src/index.js'
+import { built } from './built.js'
 import { type BenchReceiver, sampleEvent, since, size, startReceiver } from './harness.js'
+
+const { SqliteQueueStore, webhookPlugin } = built
 
 const PIPELINE_EVENTS = size('BENCH_PIPELINE_EVENTS', 20_000)
 const DRAIN_EVENTS = size('BENCH_DRAIN_EVENTS', 100_000)

@@ -1,7 +1,10 @@
 /** A delivery worker process for the PostgreSQL bench: the plugin on a given store, delivering from `go` until SIGTERM, then its CPU time. */
 
 import { Analytics } from '@segment/analytics-node'
-import { type StoreOption, webhookPlugin } from '../src/index.js'
+import type { StoreOption } from '../src/index.js'
+import { built } from './built.js'
+
+const { webhookPlugin } = built
 
 const [storeJson, url, concurrencyText] = process.argv.slice(2)
 const store = JSON.parse(storeJson as string) as StoreOption
