@@ -245,9 +245,10 @@ export class DeliveryWorker {
     if (limit <= 0) return
     const options = { limit, now: now(), leaseMs, worker: workerId }
     // Stores with blocks hand them out whole: sent and acknowledged by range, no object per delivery.
-    const { deliveries, blocks } = store.claimBlocks
-      ? await store.claimBlocks(queue, options)
-      : { deliveries: await store.claim(queue, options), blocks: [] }
+    const { deliveries, blocks } =
+      store.claimBlocks && store.completeRanges
+        ? await store.claimBlocks(queue, options)
+        : { deliveries: await store.claim(queue, options), blocks: [] }
     const at = now()
     const kept: StoredDelivery[] = []
     for (const delivery of deliveries) {
@@ -350,7 +351,7 @@ export class DeliveryWorker {
     this.completing = this.completing
       .then(async () => {
         if (ids.length > 0) await store.complete(queue, ids)
-        // Only a store with claimBlocks hands out ranges, and it has completeRanges too.
+        // Ranges come only from a store with both claimBlocks and completeRanges (see refill).
         if (ranges.length > 0) await store.completeRanges?.(queue, ranges)
       })
       .catch((error) => events.emit('error', asError(error)))
