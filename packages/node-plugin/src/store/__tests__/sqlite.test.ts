@@ -99,19 +99,17 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     db.close()
     return rows
   }
-  /** `count` stores on one new file, open. */
+  /** `count` stores on one new file, open (the file is `store.path`). */
   const openStores = async (count: number) => {
     const path = join(tempDir(), 'q.sqlite')
     const stores = Array.from({ length: count }, () => new SqliteQueueStore({ path }))
     await Promise.all(stores.map((store) => store.open()))
-    return { path, stores: stores as [SqliteQueueStore, SqliteQueueStore] }
+    return stores as [SqliteQueueStore, SqliteQueueStore]
   }
 
   it('stores an enqueue call as rows of at most BLOCK_MAX deliveries, claimed whole', async () => {
-    const {
-      path,
-      stores: [store],
-    } = await openStores(1)
+    const [store] = await openStores(1)
+    const path = store.path
     await store.enqueue('q', items(BLOCK_MAX * 2 + 10))
     expect(blockRows(path).map((r) => (r as { count: number }).count)).toEqual([
       BLOCK_MAX,
@@ -126,9 +124,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
   })
 
   it('one claim takes as many whole blocks as fit, however many pages of candidates that reads', async () => {
-    const {
-      stores: [store],
-    } = await openStores(1)
+    const [store] = await openStores(1)
     for (let b = 0; b < 40; b++) {
       await store.enqueue(
         'q',
@@ -146,10 +142,8 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
   })
 
   it('after some are delivered and the rest given back, only the rest is sent again', async () => {
-    const {
-      path,
-      stores: [store],
-    } = await openStores(1)
+    const [store] = await openStores(1)
+    const path = store.path
     await store.enqueue('q', items(4))
     const claimed = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
     await store.complete('q', [claimed[0]?.id as string, claimed[2]?.id as string])
@@ -164,9 +158,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
   })
 
   it('a block held by a process that died is claimed whole by another once the lease expires', async () => {
-    const {
-      stores: [dying, next],
-    } = await openStores(2)
+    const [dying, next] = await openStores(2)
     await dying.enqueue('q', items(3))
     const claimed = await dying.claim('q', { limit: 10, now: 2000, leaseMs: 1000, worker: 'a' })
     await dying.complete('q', [claimed[0]?.id as string])
@@ -187,10 +179,8 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
   })
 
   it('claimBlocks hands out whole blocks, rows first; completeRanges delivers them by range', async () => {
-    const {
-      path,
-      stores: [store],
-    } = await openStores(1)
+    const [store] = await openStores(1)
+    const path = store.path
     await store.enqueue('q', items(5))
     await store.enqueue('q', [
       { id: 'late', body: '{"late":1}', messageId: null, enqueuedAt: 1500 },
@@ -234,10 +224,8 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
   })
 
   it('completeRanges on a block split into rows meanwhile completes its deliveries by id', async () => {
-    const {
-      path,
-      stores: [holder, other],
-    } = await openStores(2)
+    const [holder, other] = await openStores(2)
+    const path = holder.path
     await holder.enqueue('q', items(3))
     const { blocks } = await holder.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
     // Another store names one of the block's deliveries: the block becomes rows (keeping the lease).
