@@ -251,7 +251,7 @@ function parseSecret(value: unknown, signature: SignatureScheme): string | undef
     throw new SettingsError(
       'sharedSecret',
       'invalid_secret',
-      `for the ${signature} scheme it must be base64 (optionally prefixed with whsec_)`,
+      `for the ${signature} scheme it must be base64 of at least 4 characters, optionally prefixed with whsec_ (as standardwebhooks reads it)`,
     )
   }
   return value
