@@ -17,6 +17,7 @@ export type TemporaryReason =
 export type PermanentReason =
   | 'http_3xx'
   | 'http_4xx'
+  | 'http_413'
   | 'http_501'
   | 'http_505'
   | 'http_unexpected'
@@ -49,8 +50,10 @@ const RETRYABLE_4XX: Readonly<Record<number, TemporaryReason>> = {
 /**
  * Classifies an HTTP response status. 2xx is delivered; 5xx (but 501 and 505),
  * 408, 410, 429 and 460 are temporary; other 4xx, 501, 505 and every 3xx
- * (redirects are not followed) are permanent. `Retry-After` is read for
- * temporary answers.
+ * (redirects are not followed) are permanent. 413 Payload Too Large is
+ * permanent with a reason of its own, `http_413`: the same body will never
+ * fit, but a sender can split a batch so that its halves do. `Retry-After`
+ * is read for temporary answers.
  *
  * @example
  * classifyResponse(503, '120') // { verdict: 'retry', reason: 'http_5xx', status: 503, retryAfterMs: 120000 }
@@ -65,8 +68,8 @@ export function classifyResponse(
   if (status >= 200 && status < 300) return { verdict: 'delivered', reason: 'delivered', status }
   let reason: ReasonCode
   if (status >= 300 && status < 400) return { verdict: 'permanent', reason: 'http_3xx', status }
-  if (status === 501 || status === 505)
-    return { verdict: 'permanent', reason: status === 501 ? 'http_501' : 'http_505', status }
+  if (status === 413 || status === 501 || status === 505)
+    return { verdict: 'permanent', reason: `http_${status}` as PermanentReason, status }
   if (status >= 500 && status < 600) reason = 'http_5xx'
   else if (RETRYABLE_4XX[status]) reason = RETRYABLE_4XX[status] as TemporaryReason
   else if (status >= 400 && status < 500)

@@ -46,7 +46,7 @@ describe('classification: 5xx is temporary, except 501 and 505 which are permane
   })
 })
 
-describe('classification: 408, 410, 429 and 460 are temporary; other 4xx permanent', () => {
+describe('classification: 408, 410, 429 and 460 are temporary; 413 and other 4xx permanent', () => {
   it('the four retryable 4xx have their own reasons', () => {
     for (const status of [408, 410, 429, 460]) {
       expect(classifyResponse(status)).toEqual({
@@ -57,9 +57,17 @@ describe('classification: 408, 410, 429 and 460 are temporary; other 4xx permane
     }
   })
 
+  it('413 Payload Too Large is permanent with its own reason, http_413 (a batch can be split)', () => {
+    expect(classifyResponse(413, '10')).toEqual({
+      verdict: 'permanent',
+      reason: 'http_413',
+      status: 413,
+    })
+  })
+
   it('every other 4xx is permanent http_4xx', () => {
     for (let status = 400; status < 500; status++) {
-      if ([408, 410, 429, 460].includes(status)) continue
+      if ([408, 410, 413, 429, 460].includes(status)) continue
       expect(classifyResponse(status, '10')).toEqual({
         verdict: 'permanent',
         reason: 'http_4xx',
@@ -437,6 +445,7 @@ describe('classification: every status maps to exactly one verdict consistent wi
     if (status === 505) return { verdict: 'permanent', reason: 'http_505' }
     if (status >= 500 && status <= 599) return { verdict: 'retry', reason: 'http_5xx' }
     if ([408, 410, 429, 460].includes(status)) return { verdict: 'retry', reason: `http_${status}` }
+    if (status === 413) return { verdict: 'permanent', reason: 'http_413' }
     if (status >= 400 && status <= 499) return { verdict: 'permanent', reason: 'http_4xx' }
     return { verdict: 'permanent', reason: 'http_unexpected' }
   }

@@ -62,6 +62,16 @@ describe('fan-out: only permanent failures mean permanent', () => {
     })
   })
 
+  it('413 decides like any permanent failure: http_413 only when it is the first, and a temporary failure elsewhere still means retry', () => {
+    expect(fanOutOutcome([classifyResponse(413), classifyResponse(413)])).toMatchObject({
+      verdict: 'permanent',
+      reason: 'http_413',
+      status: 413,
+    })
+    expect(fanOutOutcome([classifyResponse(413), classifyResponse(500)]).verdict).toBe('retry')
+    expect(fanOutOutcome([classifyResponse(400), classifyResponse(413)]).reason).toBe('http_4xx')
+  })
+
   it('refuses an empty fan-out', () => {
     expect(() => fanOutOutcome([])).toThrow(RangeError)
   })
