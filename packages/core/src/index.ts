@@ -36,6 +36,7 @@ export {
   toWebhookPayload,
   type WebhookPayload,
 } from './payload.js'
+export { requestId } from './request-id.js'
 export { type RetryDecision, RetrySchedule, type RetryScheduleOptions } from './schedule.js'
 export { decodeStandardSecret } from './secret.js'
 export {

@@ -21,6 +21,7 @@ const expectedLogs: Array<Array<string | RegExp>> = [
     /^'\{"type":"delete","userId":"019mr8mf4r","timestamp":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}'$/,
   ],
   ['true', "['X-Signature','webhook-id','webhook-timestamp','webhook-signature']", '2 true'],
+  ["'ajs-next-1'", "'batch_ajs-next-1_3_z7dd6fyvwf'", "'batch_ajs-next-1_3_u5kudt21jz'"],
   ['true', 'true'],
   ["'retry' 'http_5xx' 120000", "'retry' 120000", "'wait'"],
 ]
