@@ -9,6 +9,7 @@ export type VerificationErrorCode =
   | 'missing_timestamp'
   | 'invalid_timestamp'
   | 'timestamp_out_of_tolerance'
+  | 'unsigned_batch_events'
   | 'body_too_large'
   | 'body_read_failed'
   | 'invalid_json'
@@ -25,6 +26,7 @@ const STATUS: Readonly<Record<VerificationErrorCode, number>> = {
   missing_timestamp: 401,
   invalid_timestamp: 401,
   timestamp_out_of_tolerance: 401,
+  unsigned_batch_events: 401,
   body_too_large: 413,
   body_read_failed: 400,
   invalid_json: 400,

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { WebhookVerificationError } from './errors.js'
 import type { NodeVerifyOptions } from './node.js'
-import { alreadyRead, readRawBody, sendRefusal } from './node-body.js'
+import { alreadyRead, readRawBody, sendRefusal, signedBytes } from './node-body.js'
 import { prepareOptions } from './options.js'
 import type { VerifiedWebhook } from './rules.js'
 import { verifyWebhook } from './verify-node.js'
@@ -42,8 +42,9 @@ export type WebhookMiddleware = (
  * runs. It reads the raw body itself, so mount it before `express.json()`
  * (or after `express.raw({ type: 'application/json' })`, or after a parser
  * that saved `req.rawBody`). On success `req.webhook` is
- * `{ events, isBatch, scheme, id }`, `req.body` the parsed JSON and
- * `req.rawBody` the bytes; otherwise the request is answered 401, 400 (bad
+ * `{ events, body, reserialized, isBatch, scheme, id }`, `req.body` the
+ * verified events and `req.rawBody` the signed bytes (set even when a parser
+ * saved other bytes there); otherwise the request is answered 401, 400 (bad
  * JSON), 413 (too large) or 500 (`body_already_parsed`: mounted after a JSON
  * parser) with `{ "error": code }`.
  *
@@ -77,7 +78,8 @@ export function verifySignature(options: NodeVerifyOptions): WebhookMiddleware {
       return
     }
     req.webhook = webhook
-    if (req.rawBody === undefined) req.rawBody = bytes
+    // Replaced even when a parser saved it: the handler sees only the signed text, never other bytes.
+    req.rawBody = signedBytes(webhook, bytes)
     req.body = webhook.isBatch ? webhook.events : webhook.events[0]
     next()
   }

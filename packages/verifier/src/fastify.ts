@@ -52,7 +52,7 @@ export interface PluginInstance {
  * Fastify plugin: in the scope where it is registered, bodies are kept as raw
  * bytes (for every content type) and every request is verified before
  * validation and the handler. On success `request.webhook` is
- * `{ events, isBatch, scheme, id }` and `request.body` the parsed JSON;
+ * `{ events, body, reserialized, isBatch, scheme, id }` and `request.body` the verified events;
  * otherwise the reply is 401, 400 (bad JSON) or 413 (too large) with
  * `{ "error": code }`. Register it in a scope that holds only webhook routes:
  * it applies to the scope it is registered in, like `fastify-plugin` plugins.

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { WebhookVerificationError } from './errors.js'
-import { tooLarge } from './rules.js'
+import { tooLarge, type VerifiedWebhook } from './rules.js'
 
 /** The readable side of a node request: `IncomingMessage`, or the stream a framework hands out. */
 export type BodyStream = Pick<IncomingMessage, 'on' | 'removeListener' | 'resume'> & {
@@ -94,4 +94,15 @@ export function sendRefusal(res: ServerResponse, error: WebhookVerificationError
   res.setHeader('content-type', 'application/json; charset=utf-8')
   res.setHeader('content-length', Buffer.byteLength(body))
   res.end(body)
+}
+
+/**
+ * The bytes a node adapter exposes as `rawBody`: the received bytes when they
+ * are what was signed, else the signed text the classic check re-serialised.
+ *
+ * @example
+ * req.rawBody = signedBytes(verifyWebhook(bytes, req.headers, options), bytes)
+ */
+export function signedBytes(webhook: VerifiedWebhook, received: Buffer): Buffer {
+  return webhook.reserialized ? Buffer.from(webhook.body, 'utf8') : received
 }

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { WebhookVerificationError } from './errors.js'
-import { readRawBody, sendRefusal } from './node-body.js'
+import { readRawBody, sendRefusal, signedBytes } from './node-body.js'
 import { prepareOptions, type VerifyOptions } from './options.js'
 import type { VerifiedWebhook } from './rules.js'
 import { verifyWebhook } from './verify-node.js'
@@ -18,15 +18,17 @@ export interface NodeVerifyOptions extends VerifyOptions {
   onError?: (error: WebhookVerificationError) => void
 }
 
-/** A request that passed verification: `webhook` holds the events, `rawBody` the exact bytes. */
+/** A request that passed verification: `webhook` holds the events, `rawBody` the signed bytes they parse from. */
 export type VerifiedRequest<R extends IncomingMessage = IncomingMessage> = R & {
   webhook: VerifiedWebhook
   rawBody: Buffer
 }
 
 /**
- * Reads a request's body (up to `maxBodyBytes`) and verifies it. Rejects with
- * a {@link WebhookVerificationError}.
+ * Reads a request's body (up to `maxBodyBytes`) and verifies it; `rawBody` is
+ * the signed bytes the events parse from (the received bytes, unless the
+ * classic check matched only after re-serialising). Rejects with a
+ * {@link WebhookVerificationError}.
  *
  * @example
  * const { events } = await verifyIncomingMessage(req, { secret })
@@ -36,14 +38,15 @@ export async function verifyIncomingMessage(
   options: VerifyOptions,
 ): Promise<VerifiedWebhook & { rawBody: Buffer }> {
   const { maxBodyBytes } = prepareOptions(options)
-  const rawBody = await readRawBody(req, maxBodyBytes, req.headers['content-length'])
-  return { ...verifyWebhook(rawBody, req.headers, options), rawBody }
+  const received = await readRawBody(req, maxBodyBytes, req.headers['content-length'])
+  const webhook = verifyWebhook(received, req.headers, options)
+  return { ...webhook, rawBody: signedBytes(webhook, received) }
 }
 
 /**
  * Wraps a `node:http` request handler: the handler runs only for verified
- * webhooks, with `req.webhook` (`{ events, isBatch, scheme, id }`) and
- * `req.rawBody` set. Refused requests are answered 401, 400 (bad JSON) or 413
+ * webhooks, with `req.webhook` (`{ events, body, reserialized, isBatch, scheme, id }`)
+ * and `req.rawBody` (the signed bytes) set. Refused requests are answered 401, 400 (bad JSON) or 413
  * (too large) with `{ "error": code }`. Errors the handler throws are not caught.
  *
  * @example

@@ -16,6 +16,14 @@ export interface VerifyOptions {
   toleranceSeconds?: number
   /** Larger bodies are refused with `body_too_large` (413). Default 1 MiB. */
   maxBodyBytes?: number
+  /**
+   * A classic batch's signature covers only its first event. `accept`
+   * (default, what Segment's classic batches need) hands the handler the other
+   * events unauthenticated; `refuse` answers a classic batch of two or more
+   * events with 401 `unsigned_batch_events`. Standard Webhooks batches are
+   * signed whole and always accepted.
+   */
+  unsignedBatchEvents?: 'accept' | 'refuse'
   /** The clock, in milliseconds since the epoch, for tests. Default `Date.now`. */
   now?: () => number
 }
@@ -29,6 +37,7 @@ export interface PreparedOptions {
   readonly standardKeys: readonly Uint8Array[]
   readonly toleranceSeconds: number
   readonly maxBodyBytes: number
+  readonly unsignedBatchEvents: 'accept' | 'refuse'
   readonly now: () => number
 }
 
@@ -96,7 +105,7 @@ function prepare(options: VerifyOptions): PreparedOptions {
   if (scheme === 'standard' && standardKeys.length === 0) {
     throw new WebhookVerificationError(
       'invalid_secret',
-      'the standard scheme needs a base64 secret, optionally prefixed with whsec_',
+      'the standard scheme needs a base64 secret of at least 4 characters, optionally prefixed with whsec_ (as standardwebhooks reads it)',
     )
   }
   const toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS
@@ -110,9 +119,24 @@ function prepare(options: VerifyOptions): PreparedOptions {
       'maxBodyBytes must be a whole number >= 1',
     )
   }
+  const unsignedBatchEvents = options.unsignedBatchEvents ?? 'accept'
+  if (unsignedBatchEvents !== 'accept' && unsignedBatchEvents !== 'refuse') {
+    throw new WebhookVerificationError(
+      'invalid_options',
+      'unsignedBatchEvents must be accept or refuse',
+    )
+  }
   const now = options.now ?? Date.now
   if (typeof now !== 'function') {
     throw new WebhookVerificationError('invalid_options', 'now must be a function')
   }
-  return Object.freeze({ scheme, classicKeys, standardKeys, toleranceSeconds, maxBodyBytes, now })
+  return Object.freeze({
+    scheme,
+    classicKeys,
+    standardKeys,
+    toleranceSeconds,
+    maxBodyBytes,
+    unsignedBatchEvents,
+    now,
+  })
 }

@@ -15,8 +15,22 @@ export interface WebhookEvent {
 
 /** What a successful verification returns (and what the adapters attach to the request as `webhook`). */
 export interface VerifiedWebhook {
-  /** The events, parsed from the verified body: one, or every element of a batch. */
+  /** The events, parsed from {@link VerifiedWebhook.body}: one, or every element of a batch. */
   readonly events: readonly WebhookEvent[]
+  /**
+   * The verified text the events were parsed from: the signed text, never
+   * unsigned bytes. It is the received body (decoded as UTF-8) unless
+   * `reserialized` is `true`. For a classic batch only its first element is
+   * signed (see the README).
+   */
+  readonly body: string
+  /**
+   * `true` when the received bytes did not match the classic signature but
+   * `JSON.stringify(JSON.parse(body))` did (what the spec's receiver
+   * computes): `body` and `events` are then that signed text and what parses
+   * from it, not the bytes received. Always `false` for the standard scheme.
+   */
+  readonly reserialized: boolean
   /** `true` when the body was a JSON array. */
   readonly isBatch: boolean
   /** The scheme whose signature verified. */
@@ -187,27 +201,52 @@ export function parseOrInvalid(text: string): unknown {
   }
 }
 
+/** A classic body re-serialised: the text a signature may cover, and the body the handler then sees. */
+export interface Reserialized {
+  /** `JSON.stringify(body)` for one event, `JSON.stringify(body[0])` for a batch. */
+  readonly signed: string
+  /** The whole body re-serialised, whose first element (for a batch) is `signed`. */
+  readonly body: string
+}
+
 /**
- * The text a classic signature may also have been computed over, from the
- * parsed body: `JSON.stringify(body[0])` for a batch (Segment's own batches),
- * `JSON.stringify(body)` for one event (the spec's receiver example).
+ * What a classic signature may also have been computed over when the received
+ * bytes do not match: `JSON.stringify(JSON.parse(body))` for one event (the
+ * spec's receiver example), `JSON.stringify(JSON.parse(body)[0])` for a batch
+ * (Segment's own batches). If that matches, the handler is given this text and
+ * what parses from it, never the received bytes: `1e400` re-serialises to
+ * `null`, `-0` to `0`, a duplicate key to the value that was signed.
  */
-export function classicFallbackText(parsed: unknown, isBatch: boolean): string | undefined {
+export function reserialize(parsed: unknown, isBatch: boolean): Reserialized | undefined {
   if (parsed === NOT_JSON) return undefined
   try {
-    if (!isBatch) return JSON.stringify(parsed)
-    return Array.isArray(parsed) && parsed.length > 0 ? JSON.stringify(parsed[0]) : undefined
+    if (!isBatch) {
+      const text = JSON.stringify(parsed)
+      return { signed: text, body: text }
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0) return undefined
+    const signed = JSON.stringify(parsed[0])
+    let body = `[${signed}`
+    for (let i = 1; i < parsed.length; i++) body += `,${JSON.stringify(parsed[i])}`
+    return { signed, body: `${body}]` }
   } catch {
     // Nesting too deep for JSON.stringify's recursion: no such text was ever signed.
     return undefined
   }
 }
 
-/** The verified result from a parsed body; `invalid_json` or `invalid_payload` when it holds no events. */
+/**
+ * The verified result from a body's text and its parse; `invalid_json` or
+ * `invalid_payload` when it holds no events, `unsigned_batch_events` for a
+ * classic batch of several events when the options refuse those.
+ */
 export function verified(
   parsed: unknown,
+  body: string,
+  reserialized: boolean,
   scheme: 'classic' | 'standard',
   id: string | undefined,
+  prepared: PreparedOptions,
 ): VerifiedWebhook {
   if (parsed === NOT_JSON) {
     throw new WebhookVerificationError(
@@ -219,10 +258,17 @@ export function verified(
     for (let i = 0; i < parsed.length; i++) {
       if (!isEvent(parsed[i])) throw notAnEvent(`batch element ${i}`)
     }
-    return { events: parsed as WebhookEvent[], isBatch: true, scheme, id }
+    if (scheme === 'classic' && parsed.length > 1 && prepared.unsignedBatchEvents === 'refuse') {
+      throw new WebhookVerificationError(
+        'unsigned_batch_events',
+        `a classic signature covers only the first event of a batch, and the other ${parsed.length - 1} are not authenticated: ` +
+          'have the sender use the standard scheme, which signs the whole body',
+      )
+    }
+    return { events: parsed as WebhookEvent[], body, reserialized, isBatch: true, scheme, id }
   }
   if (!isEvent(parsed)) throw notAnEvent('the body')
-  return { events: [parsed], isBatch: false, scheme, id }
+  return { events: [parsed], body, reserialized, isBatch: false, scheme, id }
 }
 
 function isEvent(value: unknown): value is WebhookEvent {

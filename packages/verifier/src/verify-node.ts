@@ -6,12 +6,12 @@ import type { HeaderSource } from './headers.js'
 import { type PreparedOptions, prepareOptions, type VerifyOptions } from './options.js'
 import {
   chooseScheme,
-  classicFallbackText,
   classicSignature,
   mismatch,
   notRawBody,
   parseOrInvalid,
   type RawBody,
+  reserialize,
   type StandardHeaders,
   standardHeaders,
   tooLarge,
@@ -88,15 +88,22 @@ function verifyClassic(
   }
   const text = bytes.toString('utf8')
   if (signed !== undefined && classicMatches(prepared.classicKeys, signed, signature)) {
-    return verified(parseOrInvalid(text), 'classic', undefined)
+    return verified(parseOrInvalid(text), text, false, 'classic', undefined, prepared)
   }
-  const parsed = parseOrInvalid(text)
-  const fallback = classicFallbackText(parsed, isBatch)
+  // Only the re-serialised text can be what was signed now: it, not the bytes, is what verifies.
+  const candidate = reserialize(parseOrInvalid(text), isBatch)
   if (
-    fallback !== undefined &&
-    classicMatches(prepared.classicKeys, Buffer.from(fallback, 'utf8'), signature)
+    candidate !== undefined &&
+    classicMatches(prepared.classicKeys, Buffer.from(candidate.signed, 'utf8'), signature)
   ) {
-    return verified(parsed, 'classic', undefined)
+    return verified(
+      parseOrInvalid(candidate.body),
+      candidate.body,
+      true,
+      'classic',
+      undefined,
+      prepared,
+    )
   }
   throw mismatch('classic')
 }
@@ -125,7 +132,7 @@ function verifyStandard(
   const request = checkStandardSignature(body, headers, prepared)
   // A string is parsed as the UTF-8 bytes that were hashed would decode: lone surrogates become U+FFFD.
   const text = typeof body === 'string' ? toWellFormed(body) : body.toString('utf8')
-  return verified(parseOrInvalid(text), 'standard', request.id)
+  return verified(parseOrInvalid(text), text, false, 'standard', request.id, prepared)
 }
 
 /**

@@ -5,13 +5,13 @@ import type { HeaderSource } from './headers.js'
 import { type PreparedOptions, prepareOptions, type VerifyOptions } from './options.js'
 import {
   chooseScheme,
-  classicFallbackText,
   classicSignature,
   constantTimeEqual,
   mismatch,
   notRawBody,
   parseOrInvalid,
   type RawBody,
+  reserialize,
   standardHeaders,
   tooLarge,
   type VerifiedWebhook,
@@ -77,12 +77,22 @@ async function verifyClassic(
   }
   const text = decoder.decode(bytes)
   if (signed !== undefined && (await anyMatches(keys, signed, [signature]))) {
-    return verified(parseOrInvalid(text), 'classic', undefined)
+    return verified(parseOrInvalid(text), text, false, 'classic', undefined, prepared)
   }
-  const parsed = parseOrInvalid(text)
-  const fallback = classicFallbackText(parsed, isBatch)
-  if (fallback !== undefined && (await anyMatches(keys, encoder.encode(fallback), [signature]))) {
-    return verified(parsed, 'classic', undefined)
+  // Only the re-serialised text can be what was signed now: it, not the bytes, is what verifies.
+  const candidate = reserialize(parseOrInvalid(text), isBatch)
+  if (
+    candidate !== undefined &&
+    (await anyMatches(keys, encoder.encode(candidate.signed), [signature]))
+  ) {
+    return verified(
+      parseOrInvalid(candidate.body),
+      candidate.body,
+      true,
+      'classic',
+      undefined,
+      prepared,
+    )
   }
   throw mismatch('classic')
 }
@@ -101,7 +111,8 @@ async function verifyStandard(
   if (!(await anyMatches(keys, signed, request.signatures.map(base64ToBytes)))) {
     throw mismatch('standard')
   }
-  return verified(parseOrInvalid(decoder.decode(bytes)), 'standard', request.id)
+  const text = decoder.decode(bytes)
+  return verified(parseOrInvalid(text), text, false, 'standard', request.id, prepared)
 }
 
 async function anyMatches(

@@ -2,6 +2,7 @@
 
 import { createServer } from 'node:http'
 import express from 'express'
+import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
 import { verifySignature } from '../express.js'
 import {
@@ -10,8 +11,9 @@ import {
   listen,
   post,
   summary,
+  type Witness,
 } from './adapter-contract.js'
-import { signedBatch, signedSingle } from './signed.js'
+import { signedBatch, signedSingle, targetRequests } from './signed.js'
 
 function app(mount: (app: express.Express) => void) {
   const instance = express()
@@ -19,15 +21,32 @@ function app(mount: (app: express.Express) => void) {
   return listen(createServer(instance))
 }
 
+/** The route a user writes: verify, then read `req.webhook`, `req.body` and `req.rawBody`. */
+function route(witness: Witness) {
+  return (req: express.Request, res: express.Response) => {
+    const webhook = req.webhook!
+    witness.saw({
+      events: webhook.events,
+      raw: [(req as { rawBody?: Buffer }).rawBody as Buffer, webhook.body],
+      body: req.body,
+    })
+    res.json({ ...summary(webhook), body: req.body })
+  }
+}
+
 describe('express verifySignature()', () => {
-  describe('mounted on the route, reading the raw body itself', () => {
-    describeAdapterContract(() =>
-      app((a) =>
-        a.post('/segment', verifySignature(ADAPTER_OPTIONS), (req, res) => {
-          res.json({ ...summary(req.webhook!), body: req.body })
-        }),
-      ),
+  describe('Express 5, mounted on the route, reading the raw body itself', () => {
+    describeAdapterContract((witness) =>
+      app((a) => a.post('/segment', verifySignature(ADAPTER_OPTIONS), route(witness))),
     )
+  })
+
+  describe('Express 4, mounted on the route, reading the raw body itself', () => {
+    describeAdapterContract((witness) => {
+      const instance = express4()
+      instance.post('/segment', verifySignature(ADAPTER_OPTIONS), route(witness) as never)
+      return listen(createServer(instance))
+    })
   })
 
   it('leaves req.body as the parsed JSON, and a later express.json() harmless', async () => {
@@ -66,7 +85,7 @@ describe('express verifySignature()', () => {
     }
   })
 
-  it('works after express.json({ verify }) that saved req.rawBody', async () => {
+  it('works after express.json({ verify }) that saved req.rawBody, and replaces it with the signed bytes', async () => {
     const server = await app((a) => {
       a.use(
         express.json({
@@ -76,11 +95,22 @@ describe('express verifySignature()', () => {
         }),
       )
       a.post('/segment', verifySignature(ADAPTER_OPTIONS), (req, res) =>
-        res.json(summary(req.webhook!)),
+        res.json({
+          ...summary(req.webhook!),
+          rawBody: (req as { rawBody?: Buffer }).rawBody?.toString('utf8'),
+          body: req.body,
+        }),
       )
     })
     try {
       expect((await post(`${server.url}/segment`, signedBatch(3))).json).toMatchObject({ count: 3 })
+      // The parser saved the received bytes, with a smuggled key; the handler sees only the signed ones.
+      const [signed] = targetRequests()
+      const forged = signed!.body.replace('"userId":"u1"', '"userId":"attacker","userId":"u1"')
+      const { status, json } = await post(`${server.url}/segment`, { ...signed!, body: forged })
+      expect(status).toBe(200)
+      expect(json.rawBody).toBe(signed!.body)
+      expect(json.body).toEqual(JSON.parse(signed!.body))
     } finally {
       await server.close()
     }

@@ -9,17 +9,19 @@ import {
   post,
   type RunningServer,
   summary,
+  type Witness,
 } from './adapter-contract.js'
 import { signedSingle } from './signed.js'
 
-async function start(): Promise<RunningServer> {
+async function start(witness?: Witness): Promise<RunningServer> {
   const app = Fastify()
   await app.register(async (webhooks) => {
     await webhooks.register(verifySignature, ADAPTER_OPTIONS)
-    webhooks.post('/segment', async (request) => ({
-      ...summary(request.webhook!),
-      body: request.body,
-    }))
+    webhooks.post('/segment', async (request) => {
+      const webhook = request.webhook!
+      witness?.saw({ events: webhook.events, raw: [webhook.body], body: request.body })
+      return { ...summary(webhook), body: request.body }
+    })
   })
   app.post('/elsewhere', async (request) => ({ body: request.body }))
   const url = await app.listen({ port: 0, host: '127.0.0.1' })

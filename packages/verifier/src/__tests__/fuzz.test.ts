@@ -8,7 +8,8 @@ import {
   verifyWebhookAsync,
   WebhookVerificationError,
 } from '../index.js'
-import { SECRET, SIGNED_AT_MS, signedBatch, signedSingle } from './signed.js'
+import { mutated, unsignedDifference } from './respell.js'
+import { SECRET, SIGNED_AT_MS, signedBatch, signedSingle, targetRequests } from './signed.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000)
 const HEADER_NAMES = [
@@ -147,6 +148,60 @@ describe(`fuzz (${RUNS} cases each)`, () => {
         },
       ),
       { numRuns: RUNS },
+    )
+  })
+
+  describe('whatever is accepted, the handler gets only the signed text and its values', () => {
+    const requests = targetRequests()
+    const verifyOptions = { secret: SECRET, now: () => SIGNED_AT_MS }
+    const seen = { accepted: 0, reserialized: 0, refused: 0 }
+
+    it(
+      'verifyWebhook: respelled signed bodies are refused, or give exactly what was signed',
+      () => {
+        fc.assert(
+          fc.property(fc.constantFrom(...requests), fc.integer(), (request, seed) => {
+            const bytes = mutated(request, seed)
+            let result: ReturnType<typeof verifyWebhook>
+            try {
+              result = verifyWebhook(bytes, request.headers, verifyOptions)
+            } catch (error) {
+              expect(error).toBeInstanceOf(WebhookVerificationError)
+              seen.refused++
+              return
+            }
+            seen.accepted++
+            if (result.reserialized) seen.reserialized++
+            expect(unsignedDifference(request, result.events, result.body)).toBeUndefined()
+          }),
+          { numRuns: RUNS },
+        )
+        // The property holds on both branches: some respellings are accepted after re-serialising, most refused.
+        expect(seen.reserialized).toBeGreaterThan(0)
+        expect(seen.refused).toBeGreaterThan(seen.accepted)
+      },
+      30_000 + RUNS,
+    )
+
+    it(
+      'verifyWebhookAsync: the same',
+      async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.constantFrom(...requests), fc.integer(), async (request, seed) => {
+            const bytes = mutated(request, seed)
+            const result = await verifyWebhookAsync(bytes, request.headers, verifyOptions).catch(
+              (error: unknown) => {
+                expect(error).toBeInstanceOf(WebhookVerificationError)
+                return undefined
+              },
+            )
+            if (result === undefined) return
+            expect(unsignedDifference(request, result.events, result.body)).toBeUndefined()
+          }),
+          { numRuns: Math.max(1, Math.floor(RUNS / 4)) },
+        )
+      },
+      30_000 + RUNS,
     )
   })
 })

@@ -64,3 +64,29 @@ describe('svix-branded headers', () => {
     ).toThrow(expect.objectContaining({ code: 'missing_signature' }))
   })
 })
+
+describe('unpadded whsec_ secrets, which standardwebhooks accepts', () => {
+  const secrets = ['whsec_c2VjcmV0cw', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAB']
+
+  it.each(secrets)('%s: core signs, standardwebhooks verifies', (secret) => {
+    const body = singleBody(encodeEvent(event()))
+    const request = sign(body, 'standard', secret, nowSeconds())
+    expect(new StandardWebhook(secret).verify(request.body, request.headers)).toEqual(
+      JSON.parse(request.body),
+    )
+  })
+
+  it.each(secrets)('%s: standardwebhooks signs, ours verifies on both paths', async (secret) => {
+    const body = singleBody(encodeEvent(event()))
+    const id = 'msg_unpadded'
+    const timestamp = new Date()
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': new StandardWebhook(secret).sign(id, timestamp, body.json),
+    }
+    const options = { secret, scheme: 'standard' as const }
+    expect(verifyWebhook(body.json, headers, options).events).toEqual([JSON.parse(body.json)])
+    expect((await verifyWebhookAsync(body.json, headers, options)).id).toBe(id)
+  })
+})

@@ -14,7 +14,7 @@ import { signedSingle } from './signed.js'
 
 describe('node:http verifySignature(options, handler)', () => {
   const refused: string[] = []
-  describeAdapterContract(() =>
+  describeAdapterContract((witness) =>
     listen(
       createServer(
         verifySignature(
@@ -23,6 +23,7 @@ describe('node:http verifySignature(options, handler)', () => {
             onError: (error: WebhookVerificationError) => refused.push(error.code),
           },
           (req, res) => {
+            witness.saw({ events: req.webhook.events, raw: [req.rawBody, req.webhook.body] })
             res.setHeader('content-type', 'application/json')
             res.end(JSON.stringify({ ...summary(req.webhook), rawBytes: req.rawBody.length }))
           },

@@ -85,3 +85,48 @@ export function signedBatch(
 export function tampered(request: SignedRequest): SignedRequest {
   return { ...request, body: request.body.replace('"u1"', '"u2"') }
 }
+
+/**
+ * An event holding what respelling attacks aim at: `null` (`1e400` parses to
+ * Infinity), `0` (`-0`), decimals and integers, U+FFFD (a lone 0xFF decodes
+ * to it), `/`, quotes, non-ASCII, nesting.
+ */
+export function targetEvent(type = 'track'): SegmentEvent {
+  return event(type, {
+    properties: {
+      refund: null,
+      discount: 0,
+      revenue: 39.95,
+      quantity: 100,
+      delta: -7,
+      path: '/checkout/done',
+      note: 'replacement \uFFFD, "quoted", héllo 👋',
+      flags: [true, false, null, 0],
+      nested: { level: { deeper: [1, { zero: 0 }] } },
+    },
+  })
+}
+
+/** Real signed requests built around {@link targetEvent}: one event and a batch, in each scheme. */
+export function targetRequests(): SignedRequest[] {
+  const batch = (signature: SignatureScheme) =>
+    sign(
+      assembleBatch(
+        [
+          encodeEvent(targetEvent()),
+          encodeEvent(targetEvent('identify')),
+          encodeEvent(targetEvent('page')),
+        ],
+        {
+          maxEvents: 3,
+        },
+      ).body,
+      signature,
+    )
+  return [
+    sign(singleBody(encodeEvent(targetEvent())), 'classic'),
+    batch('classic'),
+    sign(singleBody(encodeEvent(targetEvent('identify'))), 'standard'),
+    batch('standard'),
+  ]
+}

@@ -86,14 +86,40 @@ describe.each(paths)('%s', (_, verify) => {
       const body = JSON.stringify(events, null, 2)
       const headers = { 'X-Signature': hmacSha1(SECRET, JSON.stringify(events[0])) }
       const result = await verify(body, headers, options())
-      expect(result.events).toHaveLength(2)
+      expect(result.events).toEqual(events)
+      // What the handler gets is the signed text, re-serialised, not the pretty-printed bytes.
+      expect(result).toMatchObject({ reserialized: true, body: JSON.stringify(events) })
     })
 
     it("accepts a single event signed over JSON.stringify(JSON.parse(body)), the spec's receiver", async () => {
       const parsed = JSON.parse(JSON.stringify(event()))
       const body = JSON.stringify(parsed, null, 4)
       const headers = { 'x-signature': hmacSha1(SECRET, JSON.stringify(parsed)) }
-      expect((await verify(body, headers, options())).events).toEqual([parsed])
+      const result = await verify(body, headers, options())
+      expect(result).toMatchObject({ events: [parsed], reserialized: true })
+      expect(result.body).toBe(JSON.stringify(parsed))
+    })
+
+    it('gives the received text as body, and reserialized: false, when the bytes are what was signed', async () => {
+      for (const request of [signedSingle('classic'), signedBatch(3), signedSingle('standard')]) {
+        const result = await verify(Buffer.from(request.body), request.headers, options())
+        expect(result).toMatchObject({ body: request.body, reserialized: false })
+      }
+    })
+
+    it('unsignedBatchEvents: refuse answers a classic batch of several events with 401, and takes single events, batches of one and standard batches', async () => {
+      const refuse = options({ unsignedBatchEvents: 'refuse' })
+      const batch = signedBatch(3)
+      const error = await refusal(verify(batch.body, batch.headers, refuse))
+      expect(error).toMatchObject({ code: 'unsigned_batch_events', status: 401 })
+      expect(error.message).toContain('standard scheme')
+      for (const request of [signedBatch(1), signedSingle('classic'), signedBatch(3, 'standard')]) {
+        expect((await verify(request.body, request.headers, refuse)).events.length).toBeGreaterThan(
+          0,
+        )
+      }
+      // The default keeps Segment's classic batches working.
+      expect((await verify(batch.body, batch.headers, options())).events).toHaveLength(3)
     })
 
     it('accepts upper-case hex and any header casing', async () => {
@@ -334,6 +360,7 @@ describe.each(paths)('%s', (_, verify) => {
         { scheme: 'both' as never },
         { toleranceSeconds: -1 },
         { maxBodyBytes: 0 },
+        { unsignedBatchEvents: 'ignore' as never },
       ]) {
         const error = await refusal(verify(body, headers, options(bad)))
         expect(error.code).toBe('invalid_options')

@@ -17,15 +17,20 @@ import {
   describeAdapterContract,
   type RunningServer,
   summary,
+  Witness,
 } from './adapter-contract.js'
 import { signedBatch, signedSingle, tampered } from './signed.js'
 
 // A Next.js App Router route handler (app/api/segment/route.ts), exactly as a user writes it.
-async function POST(request: Request): Promise<Response> {
-  const webhook = await verifyRequest(request, ADAPTER_OPTIONS)
-  if (webhook instanceof Response) return webhook
-  return Response.json(summary(webhook))
+function routeHandler(witness: Witness) {
+  return async function POST(request: Request): Promise<Response> {
+    const webhook = await verifyRequest(request, ADAPTER_OPTIONS)
+    if (webhook instanceof Response) return webhook
+    witness.saw({ events: webhook.events, raw: [webhook.body] })
+    return Response.json(summary(webhook))
+  }
 }
+const POST = routeHandler(new Witness())
 
 function serveFetch(
   fetch: (request: Request) => Response | Promise<Response>,
@@ -44,18 +49,22 @@ function serveFetch(
   })
 }
 
-function honoApp() {
+function honoApp(witness: Witness) {
   const app = new Hono<{ Variables: WebhookVariables }>()
-  app.post('/segment', webhookMiddleware(ADAPTER_OPTIONS), (c) => c.json(summary(c.get('webhook'))))
+  app.post('/segment', webhookMiddleware(ADAPTER_OPTIONS), (c) => {
+    const webhook = c.get('webhook')
+    witness.saw({ events: webhook.events, raw: [webhook.body] })
+    return c.json(summary(webhook))
+  })
   return app
 }
 
 describe('hono webhookMiddleware() via @hono/node-server', () => {
-  describeAdapterContract(() => serveFetch(honoApp().fetch))
+  describeAdapterContract((witness) => serveFetch(honoApp(witness).fetch))
 })
 
 describe('Next.js-style route handler with verifyRequest() via a real server', () => {
-  describeAdapterContract(() => serveFetch(POST), '/api/segment')
+  describeAdapterContract((witness) => serveFetch(routeHandler(witness)), '/api/segment')
 })
 
 describe('verifyRequest() with a Request built in process', () => {
