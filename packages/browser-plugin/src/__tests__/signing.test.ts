@@ -3,6 +3,7 @@
 
 import { createHmac } from 'node:crypto'
 import type { Context } from '@segment/analytics-next'
+import { Webhook } from 'standardwebhooks'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Fetch } from '../send.js'
 
@@ -78,6 +79,24 @@ describe('Standard Webhooks signature', () => {
     expect(headers['X-Signature']).toBe(
       createHmac('sha1', `whsec_${SECRET}`).update(body).digest('hex'),
     )
+    plugin.unload?.({} as Context, {} as never)
+  })
+})
+
+describe('an unpadded whsec_ secret, which standardwebhooks accepts', () => {
+  it('is accepted, and standardwebhooks verifies what the page sends', async () => {
+    const secret = 'whsec_c2VjcmV0LWtleS1mb3ItdW5wYWRkZWQ' // 23 bytes: padded base64 would end in '='
+    const webhookPlugin = await load()
+    const { fetch, calls } = receiver()
+    const plugin = webhookPlugin(
+      { webhooks: [HOOK], sharedSecret: secret, signature: 'standard' },
+      { fetch },
+    )
+    await plugin.load({} as Context, {} as never)
+    plugin.track?.(track('m-3'))
+    await vi.waitFor(() => expect(calls).toHaveLength(1))
+    const [{ body, headers }] = calls as [(typeof calls)[0]]
+    expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body))
     plugin.unload?.({} as Context, {} as never)
   })
 })

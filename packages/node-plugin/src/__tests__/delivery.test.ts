@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SettingsError } from '@analytics-webhooks/core'
 import type { Analytics } from '@segment/analytics-node'
+import { Webhook } from 'standardwebhooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DeadEvent, RetryEvent } from '../events.js'
 import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
@@ -177,6 +178,25 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       expect(r.requests[1]?.headers['x-signature']).toBe(
         specSignature('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', r.requests[1]?.body as string),
       )
+    })
+
+    it('takes an unpadded whsec_ secret, as standardwebhooks does, and that package verifies every request', async () => {
+      const secret = 'whsec_c2VjcmV0LWtleS1mb3ItdW5wYWRkZWQ' // 23 bytes: padded base64 would end in '='
+      const r = await receiver()
+      const { analytics, plugin } = await pipeline({
+        webhooks: [r.url],
+        sharedSecret: secret,
+        signature: 'standard',
+      })
+      analytics.track({ userId: 'u1', event: 'E' })
+      analytics.identify({ userId: 'u1', traits: { name: 'Ünïcødé' } })
+      await analytics.closeAndFlush()
+      await plugin.drain({ timeoutMs: 10_000 })
+      expect(r.requests).toHaveLength(2)
+      for (const req of r.requests) {
+        const headers = req.headers as Record<string, string>
+        expect(new Webhook(secret).verify(req.body, headers)).toEqual(JSON.parse(req.body))
+      }
     })
   })
 
