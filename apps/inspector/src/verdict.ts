@@ -58,9 +58,11 @@ function judge(
     return verdict('unchecked', null, null, 'signed, not checked (the inspector has no secret)')
   }
   try {
-    const { scheme } = verifyWebhook(body, headers, options)
+    const { scheme, reserialized } = verifyWebhook(body, headers, options)
     const how = scheme === 'standard' ? 'Standard Webhooks' : 'classic X-Signature'
-    return verdict('verified', null, scheme, `verified (${how})`)
+    // Worth a look: a sender that formats JSON its own way, or bytes changed on the way.
+    const note = reserialized ? ', over the re-serialised body: the bytes received differ' : ''
+    return verdict('verified', null, scheme, `verified (${how}${note})`)
   } catch (error) {
     if (!(error instanceof WebhookVerificationError)) throw error
     if (error.code === 'signature_mismatch') {

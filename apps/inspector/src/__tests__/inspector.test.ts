@@ -44,6 +44,22 @@ describe('receiving a delivery', () => {
     expect(last()).toMatchObject({ eventCount: 3, isBatch: true, verdict: { status: 'verified' } })
   })
 
+  it('says when a classic signature matched only the re-serialised body', async () => {
+    const body = singleBody(trackJson())
+    await fetch(inspector.hooksUrl, {
+      method: 'POST',
+      headers: headersFor(body, SECRET),
+      body: JSON.stringify(JSON.parse(body.json), null, 2),
+    })
+    expect(last().verdict).toMatchObject({
+      status: 'verified',
+      label:
+        'verified (classic X-Signature, over the re-serialised body: the bytes received differ)',
+    })
+    await post(inspector.hooksUrl, { secret: SECRET, body })
+    expect(last().verdict.label).toBe('verified (classic X-Signature)')
+  })
+
   it('verifies Standard Webhooks signatures too', async () => {
     await inspector.close()
     const secret = `whsec_${Buffer.from('a standard webhooks secret').toString('base64')}`
