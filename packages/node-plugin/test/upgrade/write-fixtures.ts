@@ -9,7 +9,7 @@
  */
 
 import { execFileSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { PostgresQueueStore } from '../../src/store/postgres.js'
@@ -60,7 +60,6 @@ const dump = execFileSync(
   ['--dbname', url, '--schema', FIXTURE_SCHEMA, '--inserts', '--no-owner', '--no-privileges'],
   { encoding: 'utf8' },
 )
-const { writeFileSync } = await import('node:fs')
 writeFileSync(join(here, `${release}.postgres.sql`), dump)
 const cleanup = new pg.Client({ connectionString: url })
 await cleanup.connect()
