@@ -14,7 +14,15 @@ import type { Dispatcher } from 'undici'
 import { ClaimBuffer, type Unit } from './claims.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
-import type { BlockRange, QueueStore, RetryUpdate, StoredDelivery } from './store/types.js'
+import { neverAttempted } from './store/block.js'
+import type {
+  BlockRange,
+  ClaimedBlock,
+  NewDelivery,
+  QueueStore,
+  RetryUpdate,
+  StoredDelivery,
+} from './store/types.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig {
@@ -239,30 +247,67 @@ export class DeliveryWorker {
     return this.buffer.take(batchSize)
   }
 
+  /**
+   * Claims more. A delivery claimed after its retry window closed is
+   * dead-lettered `expired` instead of sent, attempted or not. When a claim
+   * brought only such deliveries, the next claim follows at once: a backlog
+   * whose window closed while the destination was down ends at the next probe,
+   * not one claim per probe.
+   */
   private async refill(): Promise<void> {
     const { store, queue, now, leaseMs, workerId, schedule } = this.config
-    const limit = this.config.claimBatch - this.buffer.size
-    if (limit <= 0) return
-    const options = { limit, now: now(), leaseMs, worker: workerId }
-    // Stores with blocks hand them out whole: sent and acknowledged by range, no object per delivery.
-    const { deliveries, blocks } =
-      store.claimBlocks && store.completeRanges
-        ? await store.claimBlocks(queue, options)
-        : { deliveries: await store.claim(queue, options), blocks: [] }
-    const at = now()
-    const kept: StoredDelivery[] = []
-    for (const delivery of deliveries) {
-      // A retry past the window expires without being sent; a first attempt is always made.
-      if (delivery.attempts > 0 && at >= schedule.deadline(delivery.enqueuedAt)) {
-        await this.kill([delivery], {
-          reason: 'expired',
-          status: delivery.lastStatus ?? undefined,
-          detail: `retry window closed; last failure: ${delivery.lastReason ?? 'unknown'}`,
-          attempted: false,
-        })
-      } else kept.push(delivery)
+    for (;;) {
+      const limit = this.config.claimBatch - this.buffer.size
+      if (limit <= 0) return
+      const options = { limit, now: now(), leaseMs, worker: workerId }
+      // Stores with blocks hand them out whole: sent and acknowledged by range, no object per delivery.
+      const { deliveries, blocks } =
+        store.claimBlocks && store.completeRanges
+          ? await store.claimBlocks(queue, options)
+          : { deliveries: await store.claim(queue, options), blocks: [] }
+      const at = now()
+      const kept: StoredDelivery[] = []
+      const keptBlocks: ClaimedBlock[] = []
+      const expired: StoredDelivery[] = []
+      const sort = (delivery: StoredDelivery): void => {
+        if (at >= schedule.deadline(delivery.enqueuedAt)) expired.push(delivery)
+        else kept.push(delivery)
+      }
+      for (const delivery of deliveries) sort(delivery)
+      for (const block of blocks) {
+        // A block's deliveries are in enqueue order: when its first is in its window, all are.
+        const first = block.deliveries[0]
+        if (first === undefined || at < schedule.deadline(first.enqueuedAt)) keptBlocks.push(block)
+        else for (const d of block.deliveries) sort(blockDelivery(queue, d))
+      }
+      await this.expire(expired)
+      this.buffer.add(kept, keptBlocks)
+      if (expired.length === 0 || kept.length > 0 || keptBlocks.length > 0) return
     }
-    this.buffer.add(kept, blocks)
+  }
+
+  /** Dead-letters deliveries whose window closed before they were sent: those never attempted apart, so each letter says which. */
+  private async expire(expired: readonly StoredDelivery[]): Promise<void> {
+    if (expired.length === 0) return
+    const tried = expired.filter((d) => d.attempts > 0)
+    const untried = tried.length === 0 ? expired : expired.filter((d) => d.attempts === 0)
+    if (untried.length > 0) {
+      await this.kill(untried, {
+        reason: 'expired',
+        status: undefined,
+        detail: 'retry window closed; never attempted',
+        attempted: false,
+      })
+    }
+    if (tried.length > 0) {
+      const last = tried[0] as StoredDelivery
+      await this.kill(tried, {
+        reason: 'expired',
+        status: last.lastStatus ?? undefined,
+        detail: `retry window closed; last failure: ${last.lastReason ?? 'unknown'}`,
+        attempted: false,
+      })
+    }
   }
 
   private async releaseBuffer(): Promise<void> {
@@ -465,6 +510,10 @@ export class DeliveryWorker {
       detail: death.detail,
     })
   }
+}
+
+function blockDelivery(queue: string, d: NewDelivery): StoredDelivery {
+  return neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt)
 }
 
 function maxAttempts(deliveries: readonly StoredDelivery[]): number {

@@ -421,6 +421,42 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
     })
   })
 
+  describe('expiry is on time, attempted or not', () => {
+    it('5,000 queued while the destination is down all expire at the next probe after the window closes: none sent, none lost', async () => {
+      let clock = Date.parse('2026-01-01T00:00:00Z')
+      const r = await receiver(() => ({ status: 503 }))
+      const { analytics, plugin, store } = await pipeline(
+        { webhooks: [r.url] },
+        { now: () => clock, concurrency: 4, backoff: { baseDelayMs: 50, maxDelayMs: 100 } },
+      )
+      const total = 5000
+      for (let i = 0; i < total; i++)
+        analytics.track({ userId: 'u1', event: 'E', properties: { i } })
+      await analytics.closeAndFlush()
+      // The first requests fail and the destination backs off: most deliveries were never attempted.
+      await r.waitFor(3)
+      await plugin.drain({ timeoutMs: 300 })
+      const before = await plugin.stats()
+      expect(before.queued + before.inFlight).toBe(total)
+      expect(before.dead).toBe(0)
+
+      clock += 4 * 60 * 60 * 1000 + 1 // the window has just closed for every delivery
+      const sentBefore = r.requests.length
+      expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
+      // Nothing was sent after the window closed: the probe that woke first found them all expired.
+      expect(r.requests.length - sentBefore).toBeLessThanOrEqual(1)
+      const stats = await plugin.stats()
+      expect(stats).toMatchObject({ queued: 0, inFlight: 0, delivered: 0, dead: total })
+      expect(stats.deadByReason).toEqual({ expired: total })
+      const letters = await store.listDead({ limit: total + 1 })
+      expect(letters).toHaveLength(total)
+      expect(new Set(letters.map((l) => l.messageId)).size).toBe(total)
+      const neverTried = letters.filter((l) => l.attempts === 0)
+      expect(neverTried.length).toBeGreaterThan(total - 100)
+      expect(neverTried[0]?.detail).toContain('never attempted')
+    })
+  })
+
   describe('a failing destination does not turn into a retry storm', () => {
     it('during an all-5xx outage the request rate is bounded by the probe, then the backlog drains', async () => {
       let down = true
