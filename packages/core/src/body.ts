@@ -1,6 +1,9 @@
 /** A request body ready to send: one event, or a batch assembled from serialised events. */
 
-import { LIMITS } from './settings.js'
+// LIMITS.maxBatchBytes, repeated rather than imported (the body tests check they agree): a
+// browser loads batching lazily, and a body module that imported settings would take settings
+// validation out of the page's entry chunk into a chunk of its own, with esbuild's splitting.
+const MAX_BATCH_BYTES = 512 * 1024
 
 /** The exact text of one request and what its classic signature covers. */
 export interface WebhookBody {
@@ -48,7 +51,7 @@ export function assembleBatch(
   const first = events[0]
   if (first === undefined) throw new RangeError('assembleBatch needs at least one event')
   const maxEvents = Math.max(1, Math.min(limits.maxEvents, events.length))
-  const maxBytes = limits.maxBytes ?? LIMITS.maxBatchBytes
+  const maxBytes = limits.maxBytes ?? MAX_BATCH_BYTES
   // A UTF-16 code unit is at most 3 UTF-8 bytes: when 3x the length fits, every event fits and the
   // per-character count (most of this function's cost) is skipped.
   let units = 1 + maxEvents
