@@ -4,7 +4,11 @@ import type { ReasonCode } from '@analytics-webhooks/core/classify'
 
 /** One queued event, as every report describes it. */
 export interface QueuedEvent {
-  /** The queue's id for the event (unique in this browser profile). */
+  /**
+   * The queue's id of the entry holding the event (unique in this browser
+   * profile): the event's own until it is first sent, then its request's,
+   * which the events of a batch share.
+   */
   readonly id: string
   /** The event's `messageId`, the id receivers dedupe on. */
   readonly messageId: string
@@ -21,7 +25,11 @@ export type DropReason = 'queue_full' | 'storage_full' | 'corrupt'
 export interface WebhookEventMap {
   /** A URL answered 2xx. */
   delivered: QueuedEvent & { readonly status: number | undefined }
-  /** A temporary failure; the event stays queued until `retryAt` (ms since the epoch). */
+  /**
+   * A temporary failure; the event stays queued until `retryAt` (ms since the
+   * epoch). Also a batch answered 413 (`http_413`): its events are sent again
+   * at once, split into two smaller requests.
+   */
   retry: QueuedEvent & {
     readonly reason: ReasonCode
     readonly status: number | undefined

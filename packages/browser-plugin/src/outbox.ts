@@ -1,12 +1,12 @@
 /** Drains the persisted queue: one tab at a time, paused while offline, with core's retry schedule and destination backoff. */
 
 import { DestinationBackoff } from '@analytics-webhooks/core/backoff'
-import { assembleBatch, singleBody, type WebhookBody } from '@analytics-webhooks/core/body'
+import type { WebhookBody } from '@analytics-webhooks/core/body'
 import type { Outcome } from '@analytics-webhooks/core/outcome'
 import { RetrySchedule } from '@analytics-webhooks/core/schedule'
 import type { WebhookSettings } from '@analytics-webhooks/core/settings'
-import type { Emit } from './events.js'
-import type { PersistedQueue, QueueEntry } from './queue.js'
+import type { Emit, QueuedEvent } from './events.js'
+import { eventsOf, type PersistedQueue, type QueueEntry, queueId } from './queue.js'
 import type { TabLock } from './tab-lock.js'
 
 /** How long a tab waits before trying again when another tab holds the lock. */
@@ -19,7 +19,8 @@ export interface OutboxParts {
   readonly settings: WebhookSettings
   readonly queue: PersistedQueue
   readonly lock: TabLock
-  readonly send: (body: WebhookBody, messageId: string) => Promise<Outcome>
+  /** Sends one request; `id` is its `webhook-id`. */
+  readonly send: (body: WebhookBody, id: string) => Promise<Outcome>
   readonly emit: Emit
 }
 
@@ -36,10 +37,17 @@ export interface Outbox {
  * event's fate. Only the tab holding the lock sends, and it re-reads the queue
  * as it goes, so events other tabs queued are sent once, by it. While the
  * browser is offline (`navigator.onLine === false`) nothing is sent; call
- * `drain` again on `online`. A temporary failure reschedules the event with
+ * `drain` again on `online`.
+ *
+ * Events never sent are packed into a request (up to `batchSize`), which is
+ * stored before it is first sent. From then on it is sent as it is, under
+ * core's `requestId` of its events, until delivered or dead: the same bytes on
+ * every retry, the probe and after a reload, never merged, never split. A
+ * temporary failure reschedules the request (one wait for all its events) with
  * core's `RetrySchedule` until its retry window closes; when every URL keeps
  * failing, core's `DestinationBackoff` stops the drain and probes instead of
- * retrying each event.
+ * retrying each request. The one exception is 413: a batch is split into two
+ * halves, each a new request sent at once; one event is dead (`http_413`).
  *
  * @example
  * const outbox = createOutbox({ settings, queue, lock, send, emit })
@@ -60,29 +68,28 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
     if (at < Infinity) timer = setTimeout(drain, Math.max(0, at - Date.now()))
   }
 
-  const settle = (batch: QueueEntry[], outcome: Outcome) => {
+  /** Records what became of a request and reports each of its events; `halves` are what a 413 split it into. */
+  const settle = (
+    request: QueueEntry,
+    events: readonly QueuedEvent[],
+    { verdict, reason, status, retryAfterMs }: Outcome,
+    halves: readonly QueueEntry[],
+  ) => {
     const now = Date.now()
-    const { verdict, reason, status, retryAfterMs } = outcome
+    const attempts = request.attempts + 1
     backoff.record(verdict, now)
-    for (const entry of batch) {
-      const attempts = entry.attempts + 1
-      if (verdict === 'delivered') {
-        queue.remove(entry.id)
-        emit('delivered', { ...entry, attempts, status })
-        continue
-      }
-      const next =
-        verdict === 'retry'
-          ? schedule.next({ attempts, enqueuedAt: entry.enqueuedAt, now, retryAfterMs })
-          : undefined
-      if (next?.verdict === 'retry') {
-        queue.update({ ...entry, attempts, nextAt: next.at })
-        emit('retry', { ...entry, attempts, reason, status, retryAt: next.at })
-      } else {
-        queue.remove(entry.id)
-        emit('dead', { ...entry, attempts, reason: next ? 'expired' : reason, status })
-      }
-    }
+    const next =
+      verdict === 'retry'
+        ? schedule.next({ attempts, enqueuedAt: request.enqueuedAt, now, retryAfterMs })
+        : undefined
+    // One wait for the whole request; the halves of a split one are sent at once.
+    const retryAt = next?.verdict === 'retry' ? next.at : halves[0] ? now : undefined
+    if (next?.verdict === 'retry') queue.update({ ...request, attempts, nextAt: next.at })
+    else queue.remove(request.id)
+    for (const event of events)
+      if (verdict === 'delivered') emit('delivered', { ...event, attempts, status })
+      else if (retryAt !== undefined) emit('retry', { ...event, attempts, reason, status, retryAt })
+      else emit('dead', { ...event, attempts, reason: next ? 'expired' : reason, status })
   }
 
   const work = async (): Promise<void> => {
@@ -96,7 +103,8 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         if (!entry) continue
         if (now >= schedule.deadline(entry.enqueuedAt)) {
           queue.remove(id)
-          emit('dead', { ...entry, reason: 'expired', status: undefined })
+          for (const event of eventsOf(entry))
+            emit('dead', { ...event, reason: 'expired', status: undefined })
         } else if (entry.nextAt <= now) due.push(entry)
         else next = Math.min(next, entry.nextAt)
       }
@@ -105,27 +113,48 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         if (!online()) return
         const gate = backoff.gate(Date.now())
         if (gate.state === 'wait') return wake(gate.until)
-        if (gate.state === 'probe') backoff.probeStarted()
         // Another tab may have dropped an event since the scan: read each again.
-        const batch: QueueEntry[] = []
-        while (due[0] && batch.length < batchSize) {
-          const entry = queue.get((due.shift() as QueueEntry).id)
-          if (entry) batch.push(entry)
+        let request = queue.get((due.shift() as QueueEntry).id)
+        if (!request) continue
+        // Batching code is loaded only by a page that batches (or finds a batch stored by one).
+        const batching =
+          batchSize > 1 || request.body[0] === '[' ? await import('./batch.js') : undefined
+        if (!request.sent) {
+          // Never sent: the request is formed and stored before its first send, and kept as it is.
+          request = batching
+            ? batching.pack(request, due, queue, batchSize)
+            : queue.put({ ...request, sent: 1 })
         }
-        const first = batch[0]
-        if (!first) continue
-        let body: WebhookBody
-        if (batchSize === 1) body = singleBody(first.body)
-        else {
-          const packed = assembleBatch(
-            batch.map((e) => e.body),
-            { maxEvents: batchSize },
-          )
-          due.unshift(...batch.splice(packed.taken))
-          body = packed.body
+        const events = eventsOf(request)
+        const ids = events.map((event) => event.messageId || event.id)
+        const body: WebhookBody = {
+          json: request.body,
+          firstEventJson: (events[0] as QueuedEvent).body,
+          count: events.length,
+          isBatch: request.body[0] === '[',
         }
-        // The signature id (webhook-id) stays the same across retries: the messageId, else the queue id.
-        settle(batch, await send(body, first.messageId || first.id))
+        // Marked this late so that loading or storing above, should it throw, never leaves a probe
+        // that is not in flight.
+        if (gate.state === 'probe') backoff.probeStarted()
+        // The webhook-id: core's requestId of the events (one event: its messageId, else its queue id).
+        const outcome = await send(body, batching ? batching.requestId(ids) : (ids[0] as string))
+        const now = Date.now()
+        // 413: this body will never be taken; its halves are new requests (new keys), sent at once.
+        // They are stored before the batch goes, so a write that storage refuses leaves it whole.
+        const halves =
+          batching && events[1] && outcome.reason === 'http_413'
+            ? batching.split(events).map((half) =>
+                queue.put({
+                  ...request,
+                  ...half,
+                  id: queueId(now),
+                  attempts: request.attempts + 1,
+                  nextAt: now,
+                }),
+              )
+            : []
+        settle(request, events, outcome, halves)
+        due.unshift(...halves)
       }
     }
   }

@@ -108,7 +108,7 @@ export function webhookPlugin(
           settings,
           queue,
           lock: tabLock(`${storageKey}.lock`, storage),
-          send: (body, messageId) => sendToAll(settings, body, messageId, send),
+          send: (body, id) => sendToAll(settings, body, id, send),
           emit,
         }),
       ]

@@ -1,6 +1,6 @@
 /** Sends one body to every configured URL at once with fetch and combines the answers with core's rules. */
 
-import { utf8Length, type WebhookBody } from '@analytics-webhooks/core/body'
+import type { WebhookBody } from '@analytics-webhooks/core/body'
 import { classifyFetchError, classifyResponse } from '@analytics-webhooks/core/classify'
 import { fanOutOutcome, type Outcome } from '@analytics-webhooks/core/outcome'
 import type { WebhookSettings } from '@analytics-webhooks/core/settings'
@@ -14,9 +14,9 @@ const KEEPALIVE_LIMIT = 64 * 1024
 /**
  * POSTs (or PUTs/PATCHes) `body` to every URL in `settings.webhooks` at once:
  * `Content-Type: application/json`, the user's headers, the signature headers
- * (WebCrypto), `keepalive` when the body is under 64 KB so it survives the page
- * closing, no cookies, redirects not followed, each exchange aborted after
- * `settings.timeoutMs`. A failure to send is classified, never thrown; only
+ * (WebCrypto; `id` is the request's `webhook-id`), `keepalive` when the body
+ * is under 64 KB so it survives the page closing, no cookies, redirects not
+ * followed, each exchange aborted after `settings.timeoutMs`. A failure to send is classified, never thrown; only
  * signing can throw (WebCrypto refused, or its code could not be loaded), and
  * then nothing is sent.
  *
@@ -27,7 +27,7 @@ const KEEPALIVE_LIMIT = 64 * 1024
 export async function sendToAll(
   settings: WebhookSettings,
   body: WebhookBody,
-  messageId: string,
+  id: string,
   send: Fetch,
 ): Promise<Outcome> {
   const headers: Record<string, string> = {
@@ -38,10 +38,12 @@ export async function sendToAll(
     // Loaded on the first signed request only: a page that sends unsigned (as it should, see the
     // README) never downloads the signing code.
     const { signatureHeaders } = await import('@analytics-webhooks/core/signing')
-    const context = { id: messageId, timestamp: Math.floor(Date.now() / 1000) }
+    const context = { id, timestamp: Math.floor(Date.now() / 1000) }
     Object.assign(headers, await signatureHeaders(settings, body, context))
   }
-  const keepalive = utf8Length(body.json) < KEEPALIVE_LIMIT
+  // The UTF-8 size, as core's utf8Length counts it; through a Blob, so that core's body module
+  // stays in the chunk only a page that batches loads.
+  const keepalive = new Blob([body.json]).size < KEEPALIVE_LIMIT
   const attempts = await Promise.all(
     settings.webhooks.map(async (url) => {
       const abort = new AbortController()

@@ -9,6 +9,10 @@ import type { WebhookSettingsInput } from '../index.js'
 import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
 import type { Fetch } from '../send.js'
 
+// A page that batches loads the batching code with import(); loaded here once, so that the fake
+// clock below never has to wait for a module to load.
+await import('../batch.js')
+
 const HOOK = 'https://hooks.example.com/segment'
 const OTHER = 'https://other.example.com/segment'
 

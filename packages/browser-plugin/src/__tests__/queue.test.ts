@@ -3,7 +3,14 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { DropReason, QueuedEvent } from '../events.js'
-import { openQueue, type PersistedQueue, type StorageArea, webStorage } from '../queue.js'
+import {
+  eventsOf,
+  openQueue,
+  type PersistedQueue,
+  type QueueEntry,
+  type StorageArea,
+  webStorage,
+} from '../queue.js'
 
 const body = (n: number) => JSON.stringify({ version: 1, type: 'track', event: `e${n}` })
 
@@ -50,6 +57,23 @@ describe('order and persistence', () => {
     expect(queue.ids()).toEqual([])
   })
 
+  it('keeps a request as one entry, with its body and count, across a new instance', () => {
+    const { queue } = open()
+    const [first, second] = [
+      queue.push('m1', body(1), Date.now()),
+      queue.push('m2', body(2), Date.now()),
+    ] as QueueEntry[]
+    const request = queue.put({ ...first!, body: `[${body(1)},${body(2)}]`, sent: 2 })
+    queue.remove(second!.id)
+    const reopened = open().queue
+    expect(reopened.ids()).toEqual([first!.id])
+    expect(reopened.get(first!.id)).toEqual(request)
+    expect(eventsOf(request).map((e) => [e.messageId, e.body])).toEqual([
+      ['', body(1)], // the test bodies have no messageId
+      ['', body(2)],
+    ])
+  })
+
   it('ignores keys that belong to other prefixes and other libraries', () => {
     localStorage.setItem('ajs_user_id', '"u1"')
     localStorage.setItem('other:1', body(9))
@@ -86,6 +110,22 @@ describe('bounds: the oldest are dropped and reported, never silently', () => {
       dropped.map((_, i) => `m${i}`), // oldest first
     )
     expect(bodies(queue).at(-1)).toBe(body(9))
+  })
+
+  it('counts the events of a request, and drops it whole, reporting each of its events', () => {
+    const { queue, dropped } = open({ maxEvents: 4, maxChars: 100_000 })
+    const events = [1, 2, 3].map((n) => JSON.stringify({ messageId: `m${n}`, event: `e${n}` }))
+    const first = queue.push('m1', events[0] as string, Date.now()) as QueueEntry
+    queue.put({ ...first, body: `[${events}]`, sent: 3 })
+    queue.push('m4', body(4), Date.now() + 1)
+    expect(dropped).toEqual([])
+    queue.push('m5', body(5), Date.now() + 2) // 3 + 1 + 1 > 4: the oldest entry, the request, goes
+    expect(dropped.map((d) => [d.event.messageId, d.event.body, d.reason])).toEqual([
+      ['m1', events[0], 'queue_full'],
+      ['m2', events[1], 'queue_full'],
+      ['m3', events[2], 'queue_full'],
+    ])
+    expect(bodies(queue)).toEqual([body(4), body(5)])
   })
 
   it('drops (and reports) an event larger than the whole queue without evicting others', () => {
@@ -131,14 +171,17 @@ describe('corrupt contents', () => {
     ['a header of the wrong shape', '["x",1,2,"m"]\n{"version":1}'],
     ['a truncated body', '[0,1,1,"m"]\n{"version":1,"ty'],
     ['an empty value', ''],
+    ['a count of events that is not a whole number', '[1,1,1,"m",1.5]\n{"version":1}'],
+    ['an event never sent that is a JSON array', '[0,1,1,"m",0]\n[{"version":1}]'],
   ])('removes and reports an entry with %s, and keeps the others', (_, text) => {
     const { queue, dropped } = open()
     queue.push('good-1', body(1), Date.now())
     localStorage.setItem('test:000000000zzbad', text)
+    expect(queue.ids()).toHaveLength(2)
+    // Found when it is read: here by the next push, which reads every entry to count its events.
     queue.push('good-2', body(2), Date.now() + 1)
-    expect(queue.ids()).toHaveLength(3)
     const readable = queue.ids().map((id) => queue.get(id)?.messageId)
-    expect(readable.filter(Boolean)).toEqual(['good-1', 'good-2'])
+    expect(readable).toEqual(['good-1', 'good-2'])
     expect(dropped).toEqual([
       {
         event: { id: '000000000zzbad', messageId: '', body: text, attempts: 0 },
