@@ -5,9 +5,11 @@ import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import type { PageReport, SentEvent } from './page.js'
-import { Receiver, servePage } from './servers.js'
+import { type Received, Receiver, servePage } from './servers.js'
 
 const SECRET = 'e2e-shared-secret'
+/** A secret every scheme takes, so that requests carry both X-Signature and webhook-id. */
+const BOTH_SECRET = `whsec_${Buffer.from(SECRET).toString('base64')}`
 
 interface Harness {
   ready(): Promise<void>
@@ -85,6 +87,36 @@ describeChromium('end to end in Chromium', () => {
     return paths
   }
   const signingChunk = (path: string) => /^\/signing-\w+\.js$/.test(path)
+
+  /**
+   * Holds the queue's tab lock, as another tab draining it would, so that the page queues events
+   * without sending them; the returned function lets go and has the page drain at once.
+   */
+  async function holdLock(page: Page): Promise<() => Promise<void>> {
+    await page.evaluate(
+      () =>
+        new Promise<void>((held) => {
+          void navigator.locks.request('analytics-webhooks.lock', () => {
+            held()
+            return new Promise<void>((release) => {
+              Object.assign(window, { releaseLock: release })
+            })
+          })
+        }),
+    )
+    return async () => {
+      await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
+      await page.evaluate(() => harness.flush())
+    }
+  }
+
+  /** The messageIds of the events a request carried, in order. */
+  const idsIn = (request: Received) =>
+    [JSON.parse(request.body)].flat().map((event: { messageId: string }) => event.messageId)
+
+  const reportsOf = (page: Page) => page.evaluate(() => harness.reports)
+  const count = (reports: PageReport[], name: string) =>
+    reports.filter((r) => r.name === name).length
 
   const queueLength = (page: Page) =>
     page.evaluate(
@@ -233,4 +265,129 @@ describeChromium('end to end in Chromium', () => {
       await receiver.down()
     })
   }
+
+  it('a batch answered 500 is retried byte for byte under its webhook-id and X-Signature, and nothing is merged into it', async () => {
+    const receiver = new Receiver()
+    receiver.answer = () => ({ status: receiver.received.length === 0 ? 500 : 200 })
+    await receiver.up()
+    const context = await profile()
+    const page = await open(context, {
+      hook: receiver.url,
+      secret: BOTH_SECRET,
+      signature: 'both',
+      batchSize: '10',
+    })
+    let release = await holdLock(page)
+    const batch: SentEvent[] = []
+    for (let i = 0; i < 3; i++) batch.push(await send(page, 'track', `Batched ${i}`))
+    await release()
+    await eventually(async () => expect(count(await reportsOf(page), 'retry')).toBe(3))
+    const [first] = receiver.received as [Received]
+    expect(first.status).toBe(500)
+    expect(first.body).toBe(`[${batch.map((s) => s.expected)}]`)
+    expect(first.headers['webhook-id']).toMatch(/^batch_ajs-next-[\w-]+_3_[0-9a-z]+$/)
+
+    // Events queued while the batch waits; once its retry time has passed, both are due together.
+    release = await holdLock(page)
+    const later = [await send(page, 'track', 'Later 0'), await send(page, 'track', 'Later 1')]
+    await new Promise((resolve) => setTimeout(resolve, 1_500)) // the first retry waits 0.5 to 1 s
+    await release()
+    await eventually(() => expect(receiver.received).toHaveLength(3))
+    const retried = receiver.received.find(
+      (r, i) => i > 0 && r.headers['webhook-id'] === first.headers['webhook-id'],
+    ) as Received
+    expect(retried.body).toBe(first.body)
+    expect(retried.headers['x-signature']).toBe(first.headers['x-signature'])
+    expect(retried.headers['x-signature']).toBe(
+      createHmac('sha1', BOTH_SECRET)
+        .update(batch[0]?.expected as string)
+        .digest('hex'),
+    )
+    const other = receiver.received.find((r) => r !== first && r !== retried) as Received
+    expect(idsIn(other)).toEqual(later.map((s) => s.messageId))
+    expect(other.headers['webhook-id']).not.toBe(first.headers['webhook-id'])
+    await eventually(async () => expect(count(await reportsOf(page), 'delivered')).toBe(5))
+    expect(await queueLength(page)).toBe(0)
+    await context.close()
+    await receiver.down()
+  })
+
+  it('a batch waiting to be retried when the page reloads is sent by the next page byte for byte, under its webhook-id', async () => {
+    const receiver = new Receiver()
+    // The first answer asks for 3 s, so that the page reloads while the batch waits.
+    receiver.answer = () =>
+      receiver.received.length === 0
+        ? { status: 500, headers: { 'Retry-After': '3' } }
+        : { status: 200 }
+    await receiver.up()
+    const context = await profile()
+    const query = { hook: receiver.url, secret: BOTH_SECRET, signature: 'both', batchSize: '10' }
+    const page = await open(context, query)
+    const release = await holdLock(page)
+    const batch: SentEvent[] = []
+    for (let i = 0; i < 3; i++) batch.push(await send(page, 'track', `Before reload ${i}`))
+    await release()
+    await eventually(async () => expect(count(await reportsOf(page), 'retry')).toBe(3))
+
+    await page.reload()
+    await page.evaluate(() => harness.ready())
+    const reloadedAt = Date.now()
+    expect(await queueLength(page)).toBe(1) // the batch, as one request
+    const after = await send(page, 'track', 'After reload')
+    await eventually(() => expect(receiver.received).toHaveLength(3), 20_000)
+    const [first, ...rest] = receiver.received as [Received, ...Received[]]
+    const retried = rest.find((r) => r.headers['webhook-id'] === first.headers['webhook-id'])
+    expect(retried?.at).toBeGreaterThan(reloadedAt)
+    expect(retried?.body).toBe(first.body)
+    expect(retried?.body).toBe(`[${batch.map((s) => s.expected)}]`)
+    expect(retried?.headers['x-signature']).toBe(first.headers['x-signature'])
+    expect(rest.find((r) => r !== retried)?.body).toBe(`[${after.expected}]`)
+    await eventually(async () => expect(await queueLength(page)).toBe(0))
+    await context.close()
+    await receiver.down()
+  })
+
+  it('413: a receiver with a 100 KB limit gets every event of a batch of ten 12 KB events in smaller requests; one 150 KB event is dead, http_413', async () => {
+    const receiver = new Receiver()
+    receiver.limitBytes = 100 * 1024
+    await receiver.up()
+    const context = await profile()
+    const page = await open(context, {
+      hook: receiver.url,
+      secret: BOTH_SECRET,
+      signature: 'standard',
+      batchSize: '10',
+    })
+    const pad = 'x'.repeat(12 * 1024)
+    const release = await holdLock(page)
+    const events: SentEvent[] = []
+    for (let i = 0; i < 10; i++) events.push(await send(page, 'track', `Large ${i}`, { pad }))
+    await release()
+    await eventually(async () => expect(count(await reportsOf(page), 'delivered')).toBe(10))
+    const statuses = receiver.received.map((r) => [idsIn(r).length, r.status])
+    expect(statuses).toEqual([
+      [10, 413],
+      [5, 200],
+      [5, 200],
+    ])
+    const accepted = receiver.received.filter((r) => r.status === 200)
+    for (const r of accepted) expect(Buffer.byteLength(r.body)).toBeLessThanOrEqual(100 * 1024)
+    expect(accepted.flatMap(idsIn)).toEqual(events.map((s) => s.messageId)) // each once, in order
+    const ids = receiver.received.map((r) => r.headers['webhook-id'])
+    expect(new Set(ids).size).toBe(receiver.received.length)
+    expect(
+      (await reportsOf(page)).filter((r) => r.name === 'retry').map((r) => [r.reason, r.status]),
+    ).toEqual(Array(10).fill(['http_413', 413]))
+
+    const big = await send(page, 'track', 'Too large', { pad: 'x'.repeat(150 * 1024) })
+    await eventually(async () =>
+      expect((await reportsOf(page)).filter((r) => r.name === 'dead')).toEqual([
+        { name: 'dead', messageId: big.messageId, reason: 'http_413', status: 413 },
+      ]),
+    )
+    expect(receiver.received.filter((r) => idsIn(r).includes(big.messageId))).toHaveLength(1)
+    expect(await queueLength(page)).toBe(0)
+    await context.close()
+    await receiver.down()
+  })
 })

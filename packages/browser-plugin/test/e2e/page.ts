@@ -10,6 +10,7 @@ export interface PageReport {
   name: WebhookEventName
   messageId: string
   reason: string | undefined
+  status: number | undefined
 }
 
 /** What a call made through the page returns: the event's id and the body core says it must have. */
@@ -20,11 +21,14 @@ export interface SentEvent {
 
 const query = new URLSearchParams(location.search)
 const secret = query.get('secret')
+const signature = query.get('signature') as 'classic' | 'standard' | 'both' | null
 const plugin = webhookPlugin(
   {
     webhooks: query.getAll('hook'),
     headers: { 'X-Team': 'growth' },
+    batchSize: Number(query.get('batchSize') ?? 1),
     ...(secret ? { sharedSecret: secret } : {}),
+    ...(signature ? { signature } : {}),
   },
   { storageKey: query.get('storageKey') ?? 'analytics-webhooks' },
 )
@@ -35,6 +39,7 @@ for (const name of ['delivered', 'retry', 'dead', 'dropped'] as const) {
       name,
       messageId: report.messageId,
       reason: 'reason' in report ? report.reason : undefined,
+      status: 'status' in report ? report.status : undefined,
     }),
   )
 }

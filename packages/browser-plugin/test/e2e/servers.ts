@@ -1,4 +1,4 @@
-/** Local servers for the end-to-end tests: the test page, and a webhook receiver that allows CORS and can go down. */
+/** Local servers for the end-to-end tests: the test page, and a webhook receiver that allows CORS, can go down, fail on purpose, and limit body sizes. */
 
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -41,18 +41,29 @@ export async function servePage(): Promise<{ origin: string; close: () => Promis
   return { origin: `http://127.0.0.1:${port}`, close: () => close(server) }
 }
 
-/** One request the receiver accepted. */
+/** One request the receiver read. */
 export interface Received {
   method: string
   headers: IncomingHttpHeaders
   body: string
+  /** The status it was answered with. */
+  status: number
+  /** When it arrived (ms since the epoch). */
+  at: number
 }
 
-/** A webhook receiver on 127.0.0.1 that answers CORS preflights and records every delivery. */
+/** How the receiver answers one request: a status, and headers to add. */
+export type Answer = (request: Received) => { status: number; headers?: Record<string, string> }
+
+/** A webhook receiver on 127.0.0.1 that answers CORS preflights and records every request. */
 export class Receiver {
   readonly received: Received[] = []
   /** Delay before answering a delivery, to make deliveries overlap. */
   delayMs = 0
+  /** Bodies larger than this many bytes are answered 413, as a receiver with a body limit does. */
+  limitBytes = Infinity
+  /** How a request within the limit is answered; 200 unless set. */
+  answer: Answer = () => ({ status: 200 })
   port = 0
   private server: Server | undefined
 
@@ -64,6 +75,8 @@ export class Receiver {
   async up(): Promise<void> {
     const server = createServer((req, res) => {
       res.setHeader('Access-Control-Allow-Origin', '*')
+      // Retry-After is not a header a page may read across origins unless the receiver says so.
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After')
       if (req.method === 'OPTIONS') {
         res.setHeader('Access-Control-Allow-Methods', 'POST, PUT, PATCH')
         res.setHeader(
@@ -79,8 +92,18 @@ export class Receiver {
         body += chunk
       })
       req.on('end', () => {
-        this.received.push({ method: req.method ?? '', headers: req.headers, body })
-        setTimeout(() => res.writeHead(200).end(), this.delayMs)
+        const request = {
+          method: req.method ?? '',
+          headers: req.headers,
+          body,
+          status: 0,
+          at: Date.now(),
+        }
+        const { status, headers } =
+          Buffer.byteLength(body) > this.limitBytes ? { status: 413 } : this.answer(request)
+        request.status = status
+        this.received.push(request)
+        setTimeout(() => res.writeHead(status, headers).end(), this.delayMs)
       })
     })
     this.port = await listen(server, this.port)
