@@ -13,6 +13,8 @@ Commands:
   stats                        Counts: queued, in flight, retrying, delivered, retried, dead by reason
   dead list                    Lists dead letters (newest last)
   dead replay <id...> | --all  Moves dead letters back into their queue, due now, with a fresh retry window
+                               (never one with no sendable body: invalid_payload letters are refused, or
+                               skipped and counted with --all)
   dead purge <id...> | --all   Deletes dead letters for good
 
 Options:
@@ -198,11 +200,25 @@ export async function runCli(
       })
       print(letters, deadText(letters))
     } else if (sub === 'replay') {
-      const replayed = await store.replayDead(selection(rest, values.all, 'replay'), {
-        now: Date.now(),
-        ...(queue === undefined ? {} : { queue }),
-      })
-      print({ replayed }, `Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'}.`)
+      const { replayed, unsendable } = await store.replayDead(
+        selection(rest, values.all, 'replay'),
+        { now: Date.now(), ...(queue === undefined ? {} : { queue }) },
+      )
+      const lines = [`Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'}.`]
+      if (unsendable > 0) {
+        lines.push(
+          `Skipped ${unsendable} with no sendable body (invalid_payload: the event could not be serialised, so nothing was ever signed or sent; its detail shows a preview).`,
+        )
+      }
+      print({ replayed, unsendable }, lines.join('\n'))
+      if (!values.all && unsendable > 0) {
+        const which =
+          rest.length === 1 ? `dead letter ${rest[0]} has` : `${unsendable} of them have`
+        throw new CommandError(
+          'unsendable',
+          `${which} no sendable body (invalid_payload) and cannot be replayed; purge it once you have read its detail`,
+        )
+      }
       if (replayed === 0 && !values.all)
         throw new CommandError('not_found', 'no dead letter has that id')
     } else {

@@ -238,14 +238,16 @@ export function webhookPlugin(
     messageId: string | null,
     error: unknown,
   ): Promise<Context> {
-    const detail =
+    const reason =
       error instanceof PayloadError ? error.message : `Invalid webhook payload: ${String(error)}`
+    // No body is stored: nothing here was ever signed, and nothing must be by a later replay.
+    const detail = `${reason}; event: ${preview(event)}`
     const at = now()
     const id = deliveryId()
     try {
       await commits.addDead({
         id,
-        body: bestEffortJson(event),
+        body: '',
         messageId,
         enqueuedAt: at,
         attempts: 0,
@@ -344,21 +346,30 @@ export function webhookPlugin(
   return plugin
 }
 
-/** JSON of an event JSON cannot carry as is (circular, BigInt), kept for inspection in the dead-letter store. */
-function bestEffortJson(event: unknown): string {
+/** How much of an unsendable event a dead letter's detail shows. */
+const PREVIEW_CHARS = 200
+
+/**
+ * A short preview of an event JSON cannot carry as is (circular, BigInt), for
+ * the dead letter's detail: never a body, so nothing can sign or send it.
+ * Library-internal fields (`_metadata`, `writeKey`, `options`) are left out.
+ */
+function preview(event: unknown): string {
+  const { _metadata, writeKey, options, ...fields } = (event ?? {}) as Record<string, unknown>
   const seen = new WeakSet<object>()
+  let text: string
   try {
-    return (
-      JSON.stringify(event, (_key, value: unknown) => {
-        if (typeof value === 'bigint') return value.toString()
+    text =
+      JSON.stringify(fields, (_key, value: unknown) => {
+        if (typeof value === 'bigint') return `${value}n`
         if (typeof value === 'object' && value !== null) {
           if (seen.has(value)) return '[Circular]'
           seen.add(value)
         }
         return value
-      }) ?? 'null'
-    )
+      }) ?? '?'
   } catch {
-    return 'null'
+    text = '?'
   }
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS - 1)}…` : text
 }

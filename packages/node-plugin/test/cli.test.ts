@@ -74,6 +74,45 @@ describe('analytics-webhooks CLI', () => {
     expect(stats).toMatchObject({ delivered: 1, dead: 1, deadByReason: { http_4xx: 1 }, queued: 0 })
   })
 
+  it('never replays an invalid_payload letter; a 400 letter is replayed with its original bytes and messageId', async () => {
+    const { db, r } = await withDeadLetters(1)
+    const first = r.requests[0] as { body: string }
+    // An event JSON cannot carry, dead-lettered without a body.
+    const plugin = webhookPlugin({ webhooks: [r.url] }, { store: { sqlite: { path: db } } })
+    const analytics = testAnalytics()
+    await analytics.register(plugin)
+    analytics.track({ userId: 'u1', event: 'Big', messageId: 'm-big', properties: { n: 10n } })
+    await analytics.closeAndFlush({ timeout: 1000 })
+    await plugin.close()
+    const letters = JSON.parse(
+      (await cli('dead', 'list', '--db', db, '--json')).stdout,
+    ) as DeadLetter[]
+    const invalid = letters.find((l) => l.reason === 'invalid_payload') as DeadLetter
+    expect(invalid).toMatchObject({ messageId: 'm-big', body: '' })
+
+    const refused = await cli('dead', 'replay', invalid.id, '--db', db)
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain(
+      `dead letter ${invalid.id} has no sendable body (invalid_payload)`,
+    )
+
+    r.answer(() => ({ status: 200 }))
+    const all = await cli('dead', 'replay', '--all', '--db', db)
+    expect(all).toMatchObject({ code: 0 })
+    expect(all.stdout).toContain('Replayed 1 dead letter.')
+    expect(all.stdout).toContain('Skipped 1 with no sendable body')
+
+    const before = r.requests.length
+    const again = webhookPlugin({ webhooks: [r.url] }, { store: { sqlite: { path: db } } })
+    expect(await again.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+    await again.close()
+    const sent = r.requests.slice(before)
+    expect(sent.map((req) => req.body)).toEqual([first.body])
+    expect(JSON.parse(sent[0]?.body as string).messageId).toBe('m0')
+    const remaining = JSON.parse((await cli('dead', 'list', '--db', db, '--json')).stdout)
+    expect(remaining.map((l: DeadLetter) => l.id)).toEqual([invalid.id])
+  })
+
   it('prints human-readable tables, purges, and fails clearly', async () => {
     const { db } = await withDeadLetters(2)
     const stats = await cli('stats', '--db', db, '--queue', 'default')

@@ -9,7 +9,7 @@ import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
 import { PostgresQueueStore } from '../src/store/postgres.js'
 import { SqliteQueueStore } from '../src/store/sqlite.js'
-import type { QueueStore } from '../src/store/types.js'
+import type { DeadLetter, QueueStore } from '../src/store/types.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
 import { FIXTURE_SCHEMA, fixtureDeliveries, T0 } from './upgrade/state.js'
 
@@ -105,6 +105,25 @@ function describeUpgrades(restore: (release: string) => Promise<Restored>): void
         'http_4xx',
         'invalid_payload',
         'invalid_payload',
+      ])
+      // That release stored a rendering of unsendable events as their body: they are never replayed.
+      const rejected = letters.find((letter) => letter.reason === 'http_4xx') as DeadLetter
+      const replaying = restored.connect()
+      await replaying.open()
+      expect(await replaying.replayDead({ all: true }, { now: now() })).toEqual({
+        replayed: 1,
+        unsendable: 2,
+      })
+      await replaying.close()
+      const again = restored.connect()
+      const plugin = webhookPlugin({ webhooks: [receiver.url] }, { store: again, now })
+      await plugin.load({} as never, {} as never)
+      const before = receiver.requests.length
+      expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
+      await plugin.close()
+      await again.close()
+      expect(receiver.requests.slice(before).map((request) => request.body)).toEqual([
+        rejected.body,
       ])
     },
   )

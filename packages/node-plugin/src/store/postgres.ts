@@ -10,6 +10,7 @@ import {
   checkSchemaName,
   type PostgresConnectionOptions,
 } from './postgres-options.js'
+import { REPLAYABLE_SQL } from './replayable.js'
 import type {
   DeadLetter,
   DeadSelection,
@@ -17,6 +18,7 @@ import type {
   NewDelivery,
   QueueStats,
   QueueStore,
+  ReplayResult,
   RetryUpdate,
   StoredDelivery,
 } from './types.js'
@@ -457,8 +459,9 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   /**
-   * Moves dead letters back into their queues, due now, with attempts reset
-   * and a fresh retry window; wakes subscribed workers. Returns how many.
+   * Moves the selected dead letters that can be sent back into their queues,
+   * due now, with attempts reset and a fresh retry window; wakes subscribed
+   * workers. Letters with no sendable body stay and are counted.
    *
    * @example
    * await store.replayDead({ ids: ['0b7c…'] }, { now: Date.now() })
@@ -467,15 +470,17 @@ export class PostgresQueueStore implements QueueStore {
   async replayDead(
     selection: DeadSelection,
     options: { now: number; queue?: string },
-  ): Promise<number> {
+  ): Promise<ReplayResult> {
     this.assertOpen()
     const ids = 'ids' in selection ? [...selection.ids] : null
-    if (ids && ids.length === 0) return 0
+    if (ids && ids.length === 0) return { replayed: 0, unsendable: 0 }
+    const selected =
+      '($1::text IS NULL OR queue = $1) AND ($2::text[] IS NULL OR id = ANY($2::text[]))'
     return this.transaction(async (client) => {
       const { rows } = await client.query<{ queue: string; n: string }>(
         `WITH moved AS (
            DELETE FROM ${this.s}.dead_letters
-           WHERE ($1::text IS NULL OR queue = $1) AND ($2::text[] IS NULL OR id = ANY($2::text[]))
+           WHERE ${selected} AND ${REPLAYABLE_SQL}
            RETURNING queue, id, body, message_id, seq
          ), ins AS (
            INSERT INTO ${this.s}.deliveries (queue, id, body, message_id, enqueued_at, next_attempt_at)
@@ -486,8 +491,15 @@ export class PostgresQueueStore implements QueueStore {
          SELECT queue, count(*) AS n FROM ins GROUP BY queue`,
         [options.queue ?? null, ids, options.now],
       )
+      const left = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.s}.dead_letters WHERE ${selected} AND NOT ${REPLAYABLE_SQL}`,
+        [options.queue ?? null, ids],
+      )
       for (const r of rows) await client.query('SELECT pg_notify($1, $2)', [this.channel, r.queue])
-      return rows.reduce((sum, r) => sum + Number(r.n), 0)
+      return {
+        replayed: rows.reduce((sum, r) => sum + Number(r.n), 0),
+        unsendable: Number(left.rows[0]?.n ?? 0),
+      }
     })
   }
 

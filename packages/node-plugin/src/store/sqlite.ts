@@ -6,6 +6,7 @@ import type { ReasonCode } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
 import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from './block.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
+import { REPLAYABLE_SQL } from './replayable.js'
 import type {
   BlockRange,
   ClaimedBlock,
@@ -15,6 +16,7 @@ import type {
   NewDelivery,
   QueueStats,
   QueueStore,
+  ReplayResult,
   RetryUpdate,
   StoredDelivery,
 } from './types.js'
@@ -648,10 +650,14 @@ export class SqliteQueueStore implements QueueStore {
   async replayDead(
     selection: DeadSelection,
     options: { now: number; queue?: string },
-  ): Promise<number> {
+  ): Promise<ReplayResult> {
     const [where, args] = deadWhere(selection, options.queue)
     const take = this.statement(
-      `DELETE FROM dead_letters WHERE ${where} RETURNING seq, queue, id, body, message_id`,
+      `DELETE FROM dead_letters WHERE ${where} AND ${REPLAYABLE_SQL}
+       RETURNING seq, queue, id, body, message_id`,
+    )
+    const left = this.statement(
+      `SELECT count(*) AS n FROM dead_letters WHERE ${where} AND NOT ${REPLAYABLE_SQL}`,
     )
     const insert = this.statement(
       `INSERT INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at)
@@ -660,17 +666,19 @@ export class SqliteQueueStore implements QueueStore {
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const now = options.now
     return this.database.transaction(() => {
-      let moved = 0
+      let replayed = 0
+      let unsendable = 0
       for (const a of args) {
         const rows = take.all(...a) as (DeadRow & { seq: number })[]
         rows.sort((x, y) => x.seq - y.seq)
         for (const row of rows) {
           const { lastInsertRowid } = insert.run(row.queue, row.id, row.message_id, now, now, now)
           insertBody.run(lastInsertRowid, row.body)
-          moved++
+          replayed++
         }
+        unsendable += (left.get(...a) as { n: number }).n
       }
-      return moved
+      return { replayed, unsendable }
     })()
   }
 

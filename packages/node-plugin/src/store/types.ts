@@ -25,7 +25,12 @@ export interface StoredDelivery extends NewDelivery {
   readonly lastStatus: number | null
 }
 
-/** A delivery that will not be sent again unless replayed. */
+/**
+ * A delivery that will not be sent again unless replayed. Its `body` is the
+ * exact bytes that were signed and sent, or empty when there were none
+ * (`invalid_payload`: the event could not be serialised; `detail` then holds
+ * the error and a short preview of the event). Such a letter is never replayed.
+ */
 export interface DeadLetter extends NewDelivery {
   readonly queue: string
   readonly attempts: number
@@ -89,6 +94,14 @@ export interface BlockRange {
   readonly to: number
 }
 
+/** What {@link QueueStore.replayDead} did. */
+export interface ReplayResult {
+  /** Letters moved back into their queue. */
+  readonly replayed: number
+  /** Selected letters left dead because they have no sendable body. */
+  readonly unsendable: number
+}
+
 /** Which dead letters an operation applies to. */
 export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
 
@@ -145,8 +158,16 @@ export interface QueueStore {
   nextDueAt(queue: string): Promise<number | null>
   stats(queue?: string): Promise<QueueStats>
   listDead(options?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetter[]>
-  /** Moves dead letters back into their queue: due now, attempts reset, a fresh retry window. Returns how many. */
-  replayDead(selection: DeadSelection, options: { now: number; queue?: string }): Promise<number>
+  /**
+   * Moves the selected dead letters that can be sent back into their queue
+   * (due now, attempts reset, a fresh retry window, the stored bytes
+   * unchanged); letters with no sendable body (`invalid_payload`, see
+   * `isReplayable`) stay dead letters and are counted as `unsendable`.
+   */
+  replayDead(
+    selection: DeadSelection,
+    options: { now: number; queue?: string },
+  ): Promise<ReplayResult>
   /** Deletes dead letters. Returns how many. */
   purgeDead(selection: DeadSelection, options?: { queue?: string }): Promise<number>
   /**

@@ -387,7 +387,10 @@ describePostgres('PostgreSQL dead letters', (url) => {
     expect(dead[0]?.body).toBe(batch[0]?.body)
     expect(await store.listDead({ queue: Q, limit: 1, offset: 1 })).toHaveLength(1)
 
-    expect(await store.replayDead({ ids: [batch[0]?.id ?? ''] }, { now: 20_000 })).toBe(1)
+    expect(await store.replayDead({ ids: [batch[0]?.id ?? ''] }, { now: 20_000 })).toEqual({
+      replayed: 1,
+      unsendable: 0,
+    })
     const replayed = await store.claim(Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
     expect(replayed.find((d) => d.id === batch[0]?.id)).toMatchObject({
       attempts: 0,

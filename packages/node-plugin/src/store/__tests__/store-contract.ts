@@ -296,7 +296,10 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
           status: 404,
           detail: null,
         })
-        expect(await store.replayDead({ ids: [ids[0] as string] }, { now: T0 + 9000 })).toBe(1)
+        expect(await store.replayDead({ ids: [ids[0] as string] }, { now: T0 + 9000 })).toEqual({
+          replayed: 1,
+          unsendable: 0,
+        })
         const [replayed] = await store.claim('q', { limit: 5, now: T0 + 9000, ...LEASE })
         expect(replayed).toMatchObject({
           id: ids[0],
@@ -318,14 +321,56 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
             { now: T0, attempts: 1, reason: 'tls', status: null, detail: null },
           )
         }
-        expect(await store.replayDead({ all: true }, { now: T0, queue: 'a' })).toBe(2)
+        expect(await store.replayDead({ all: true }, { now: T0, queue: 'a' })).toEqual({
+          replayed: 2,
+          unsendable: 0,
+        })
         expect(await store.nextDueAt('a')).toBe(T0)
         expect(await store.nextDueAt('b')).toBeNull()
         expect((await store.listDead()).map((l) => l.queue)).toEqual(['b'])
       })
 
+      it('never replays a letter with no sendable body: invalid_payload, or an empty body', async () => {
+        const [sendable] = deliveries(1)
+        await store.enqueue('q', [sendable as NewDelivery])
+        await store.kill('q', [sendable?.id as string], {
+          now: T0,
+          attempts: 1,
+          reason: 'http_4xx',
+          status: 400,
+          detail: null,
+        })
+        const unsendable = (id: string, body: string) => ({
+          id,
+          body,
+          messageId: id,
+          enqueuedAt: T0,
+          attempts: 0,
+          deadAt: T0,
+          reason: 'invalid_payload' as const,
+          lastStatus: null,
+          detail: 'contains a BigInt value',
+        })
+        // What this release stores (no body), and what earlier ones did (a best-effort rendering).
+        await store.enqueueDead('q', [unsendable('empty', ''), unsendable('rendered', 'null')])
+        expect(await store.replayDead({ ids: ['rendered'] }, { now: T0 })).toEqual({
+          replayed: 0,
+          unsendable: 1,
+        })
+        expect(await store.replayDead({ all: true }, { now: T0 })).toEqual({
+          replayed: 1,
+          unsendable: 2,
+        })
+        const claimed = await store.claim('q', { limit: 5, now: T0, ...LEASE })
+        expect(claimed.map((d) => [d.id, d.body])).toEqual([[sendable?.id, sendable?.body]])
+        expect((await store.listDead()).map((l) => l.id).sort()).toEqual(['empty', 'rendered'])
+      })
+
       it('replaying or purging an unknown id changes nothing', async () => {
-        expect(await store.replayDead({ ids: ['nope'] }, { now: T0 })).toBe(0)
+        expect(await store.replayDead({ ids: ['nope'] }, { now: T0 })).toEqual({
+          replayed: 0,
+          unsendable: 0,
+        })
         expect(await store.purgeDead({ ids: ['nope'] })).toBe(0)
       })
 
