@@ -24,6 +24,7 @@ export {
   type SqliteStoreOptions,
   type StoreOption,
 } from './store/index.js'
+export { isReplayable } from './store/replayable.js'
 export type {
   DeadLetter,
   DeadSelection,
@@ -31,6 +32,7 @@ export type {
   NewDelivery,
   QueueStats,
   QueueStore,
+  ReplayResult,
   RetryUpdate,
   StoredDelivery,
 } from './store/types.js'
