@@ -3,7 +3,8 @@
 /**
  * The id of the request that carries events with these `messageIds`, in this
  * order: the `webhook-id` of its Standard Webhooks signature, the same on
- * every retry. Both plugins name their requests with it.
+ * every retry. Senders name their requests with it, so a batch has the same
+ * name in Node and in browsers.
  *
  * - One event: its `messageId`, unchanged (what receivers already dedupe on).
  * - Several: `batch_<first messageId>_<count>_<hash>`, where `<hash>` is a
