@@ -1,6 +1,6 @@
 /** What the delivery worker has claimed and not sent yet, cut into requests. */
 
-import { assembleBatch, singleBody, type WebhookBody } from '@analytics-webhooks/core'
+import { assembleBatch, requestId, singleBody, type WebhookBody } from '@analytics-webhooks/core'
 import { neverAttempted } from './store/block.js'
 import type { BlockRange, ClaimedBlock, NewDelivery, StoredDelivery } from './store/types.js'
 
@@ -73,20 +73,20 @@ export class ClaimBuffer {
     }
     const rows: StoredDelivery[] = []
     const ranges: BlockRange[] = []
-    let first: { id: string; messageId: string | null } | undefined
+    const names: string[] = []
     let left = taken
     while (left > 0) {
       const item = this.items[this.head] as StoredDelivery | Cursor
       if (isCursor(item)) {
         const { block, next } = item
         const to = Math.min(block.deliveries.length, next + left)
-        first ??= block.deliveries[next] as NewDelivery
+        for (let i = next; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
         ranges.push({ block, from: next, to })
         left -= to - next
         item.next = to
         if (to === block.deliveries.length) this.head++
       } else {
-        first ??= item
+        names.push(nameOf(item))
         rows.push(item)
         left--
         this.head++
@@ -97,9 +97,7 @@ export class ClaimBuffer {
       this.items = []
       this.head = 0
     }
-    const lead = first as { id: string; messageId: string | null }
-    const id = lead.messageId ?? lead.id
-    return { rows, ranges, count: taken, body, webhookId: batchSize === 1 ? id : `batch_${id}` }
+    return { rows, ranges, count: taken, body, webhookId: requestId(names) }
   }
 
   /** Empties the buffer, returning the ids of everything in it (to give the leases back). */
@@ -146,6 +144,33 @@ export class ClaimBuffer {
     }
     return texts
   }
+}
+
+/**
+ * One request carrying exactly these deliveries, in this order, as a batch
+ * (a JSON array) or, for `batched: false`, one event's body: how a request
+ * answered 413 is split into new requests.
+ *
+ * @example
+ * const [left, right] = [requestOf(deliveries.slice(0, 5), true), requestOf(deliveries.slice(5), true)]
+ */
+export function requestOf(deliveries: readonly StoredDelivery[], batched: boolean): Unit {
+  const texts = deliveries.map((d) => d.body)
+  const body = batched
+    ? assembleBatch(texts, { maxEvents: texts.length }).body
+    : singleBody(texts[0] as string)
+  return {
+    rows: deliveries,
+    ranges: [],
+    count: deliveries.length,
+    body,
+    webhookId: requestId(deliveries.map(nameOf)),
+  }
+}
+
+/** What names a delivery in a request id: its messageId, else (delete notifications) its queue id. */
+function nameOf(delivery: NewDelivery): string {
+  return delivery.messageId ?? delivery.id
 }
 
 function isCursor(item: StoredDelivery | Cursor): item is Cursor {

@@ -11,7 +11,7 @@ import {
 } from '@analytics-webhooks/core'
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
-import { ClaimBuffer, type Unit } from './claims.js'
+import { ClaimBuffer, requestOf, type Unit } from './claims.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
 import { neverAttempted } from './store/block.js'
@@ -343,6 +343,10 @@ export class DeliveryWorker {
     const outcome = fanOutOutcome(results)
     const wasDown = backoff.isDown
     backoff.record(outcome.verdict, now())
+    if (outcome.reason === 'http_413' && outcome.verdict === 'permanent' && unit.count > 1) {
+      await this.split(unit)
+      return
+    }
     if (outcome.verdict === 'delivered') await this.delivered(unit, outcome, wasDown)
     else if (outcome.verdict === 'retry') await this.retry(unit, outcome)
     else {
@@ -352,6 +356,19 @@ export class DeliveryWorker {
         detail: describeFailure(outcome.attempts),
         attempted: true,
       })
+    }
+  }
+
+  /**
+   * A batch answered 413 Payload Too Large: its deliveries go out at once as
+   * two halves, each a new request with its own id (and split again if still
+   * too large). One event answered 413 is dead-lettered `http_413`.
+   */
+  private async split(unit: Unit): Promise<void> {
+    const deliveries = this.buffer.deliveries(unit)
+    const half = Math.ceil(deliveries.length / 2)
+    for (const part of [deliveries.slice(0, half), deliveries.slice(half)]) {
+      await this.send(requestOf(part, true))
     }
   }
 

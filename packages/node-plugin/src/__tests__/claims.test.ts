@@ -1,6 +1,6 @@
 // Tests how the worker cuts what it claimed (rows and whole blocks) into requests.
 
-import { assembleBatch } from '@analytics-webhooks/core'
+import { assembleBatch, requestId } from '@analytics-webhooks/core'
 import { describe, expect, it } from 'vitest'
 import { ClaimBuffer } from '../claims.js'
 import type { ClaimedBlock, NewDelivery, StoredDelivery } from '../store/types.js'
@@ -35,7 +35,7 @@ describe('ClaimBuffer', () => {
     expect(first?.body.json).toBe(
       assembleBatch(['{"id":"r0"}', '{"id":"a0"}', '{"id":"a1"}'], { maxEvents: 3 }).body.json,
     )
-    expect(first?.webhookId).toBe('batch_m-r0')
+    expect(first?.webhookId).toBe(requestId(['m-r0', 'm-a0', 'm-a1']))
 
     const second = buffer.take(4)
     expect(second?.ranges).toEqual([
@@ -49,7 +49,8 @@ describe('ClaimBuffer', () => {
       { id: 'a4' },
       { id: 'b0' },
     ])
-    expect(second?.webhookId).toBe('batch_m-a2')
+    expect(second?.webhookId).toBe(requestId(['m-a2', 'm-a3', 'm-a4', 'm-b0']))
+    expect(second?.webhookId).toMatch(/^batch_m-a2_4_[0-9a-z]+$/)
     expect(buffer.size).toBe(1)
     expect(buffer.take(4)?.ranges).toEqual([{ block: b, from: 1, to: 2 }])
     expect(buffer.take(4)).toBeUndefined()

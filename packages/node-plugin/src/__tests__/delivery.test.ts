@@ -2,12 +2,14 @@
 
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SettingsError } from '@analytics-webhooks/core'
 import type { Analytics } from '@segment/analytics-node'
+import express from 'express'
 import { Webhook } from 'standardwebhooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DeadEvent, RetryEvent } from '../events.js'
@@ -418,6 +420,83 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       expect(letter?.detail).toContain('http_5xx')
       const stats = await plugin.stats()
       expect(stats.delivered + stats.dead).toBe(1)
+    })
+  })
+
+  describe('413 Payload Too Large', () => {
+    /** The spec's own receiver: Express with express.json() and its 100 KB default limit. */
+    async function expressReceiver(): Promise<{
+      url: string
+      requests: { id: string; status: number; events: { messageId: string }[] }[]
+    }> {
+      const requests: { id: string; status: number; events: { messageId: string }[] }[] = []
+      const app = express()
+      app.use(express.json())
+      app.post('/hook', (req, res) => {
+        const events = [req.body].flat() as { messageId: string }[]
+        requests.push({ id: String(req.headers['webhook-id']), status: 200, events })
+        res.sendStatus(200)
+      })
+      app.use(
+        (
+          error: { status?: number },
+          req: express.Request,
+          res: express.Response,
+          _next: express.NextFunction,
+        ) => {
+          requests.push({
+            id: String(req.headers['webhook-id']),
+            status: error.status ?? 500,
+            events: [],
+          })
+          res.sendStatus(error.status ?? 500)
+        },
+      )
+      const server = createHttpServer(app)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      cleanups.push(() => new Promise((resolve) => server.close(resolve)))
+      const { port } = server.address() as AddressInfo
+      return { url: `http://127.0.0.1:${port}/hook`, requests }
+    }
+
+    it('a batch of ten 12 KB events over a 100 KB limit reaches the receiver in smaller requests, each event once', async () => {
+      const r = await expressReceiver()
+      const { analytics, plugin } = await pipeline({
+        webhooks: [r.url],
+        batchSize: 10,
+        sharedSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        signature: 'standard',
+      })
+      const padding = 'x'.repeat(12 * 1024)
+      for (let i = 0; i < 10; i++) {
+        analytics.track({ userId: 'u1', event: 'Big', messageId: `m${i}`, properties: { padding } })
+      }
+      await analytics.closeAndFlush()
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(r.requests[0]).toMatchObject({ status: 413 })
+      const accepted = r.requests.filter((request) => request.status === 200)
+      expect(accepted.length).toBeGreaterThanOrEqual(2)
+      const delivered = accepted.flatMap((request) => request.events.map((e) => e.messageId))
+      expect(delivered.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`).sort())
+      // Each half is a new request with an id of its own, never the refused batch's.
+      const ids = r.requests.map((request) => request.id)
+      expect(new Set(ids).size).toBe(ids.length)
+      expect(await plugin.stats()).toMatchObject({ delivered: 10, dead: 0 })
+    })
+
+    it('one event over the limit is dead-lettered http_413', async () => {
+      const r = await expressReceiver()
+      const { analytics, plugin, store } = await pipeline({ webhooks: [r.url] })
+      analytics.track({
+        userId: 'u1',
+        event: 'Huge',
+        properties: { padding: 'x'.repeat(150 * 1024) },
+      })
+      await analytics.closeAndFlush()
+      expect(await plugin.drain({ timeoutMs: 10_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(r.requests.map((request) => request.status)).toEqual([413])
+      const [letter] = await store.listDead()
+      expect(letter).toMatchObject({ reason: 'http_413', lastStatus: 413, attempts: 1 })
     })
   })
 
