@@ -73,20 +73,24 @@ export class ClaimBuffer {
     }
     const rows: StoredDelivery[] = []
     const ranges: BlockRange[] = []
-    const names: string[] = []
+    // One event is named by its own id: no array on the unbatched hot path.
+    let lead: string | undefined
+    const names: string[] | undefined = taken === 1 ? undefined : []
     let left = taken
     while (left > 0) {
       const item = this.items[this.head] as StoredDelivery | Cursor
       if (isCursor(item)) {
         const { block, next } = item
         const to = Math.min(block.deliveries.length, next + left)
-        for (let i = next; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
+        if (names === undefined) lead = nameOf(block.deliveries[next] as NewDelivery)
+        else for (let i = next; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
         ranges.push({ block, from: next, to })
         left -= to - next
         item.next = to
         if (to === block.deliveries.length) this.head++
       } else {
-        names.push(nameOf(item))
+        if (names === undefined) lead = nameOf(item)
+        else names.push(nameOf(item))
         rows.push(item)
         left--
         this.head++
@@ -97,7 +101,8 @@ export class ClaimBuffer {
       this.items = []
       this.head = 0
     }
-    return { rows, ranges, count: taken, body, webhookId: requestId(names) }
+    const webhookId = names === undefined ? (lead as string) : requestId(names)
+    return { rows, ranges, count: taken, body, webhookId }
   }
 
   /** Empties the buffer, returning the ids of everything in it (to give the leases back). */
