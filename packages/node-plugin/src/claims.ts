@@ -14,6 +14,8 @@ export interface Unit {
   readonly body: WebhookBody
   /** The `webhook-id` of a Standard Webhooks signature. */
   readonly webhookId: string
+  /** Rows and ranges in the order their events are in the body, when both make it up. */
+  readonly parts?: readonly (StoredDelivery | BlockRange)[]
 }
 
 /** A claimed block and how far into it requests have been cut. */
@@ -22,9 +24,18 @@ interface Cursor {
   next: number
 }
 
+/** A failed request claimed whole: it goes out again as it was, never merged with anything. */
+interface Sealed {
+  readonly sealed: Unit
+}
+
+type Item = StoredDelivery | Cursor | Sealed
+
 /**
- * Claimed deliveries in claim order, as rows and blocks. {@link ClaimBuffer.take}
- * cuts the next request from them; a run of one block becomes one range.
+ * Claimed deliveries in claim order, as rows, blocks and failed requests.
+ * {@link ClaimBuffer.take} cuts the next request from them: a failed request
+ * is sent again as it was (same deliveries, order, bytes and id); everything
+ * else is packed up to the batch size, and a run of one block becomes one range.
  *
  * @example
  * const buffer = new ClaimBuffer('default')
@@ -33,20 +44,29 @@ interface Cursor {
  */
 export class ClaimBuffer {
   private readonly queue: string
-  private items: (StoredDelivery | Cursor)[] = []
+  private items: Item[] = []
   private head = 0
-  /** Deliveries waiting, in rows and in what is left of blocks. */
+  /** Deliveries waiting, in rows, failed requests and what is left of blocks. */
   size = 0
 
   constructor(queue: string) {
     this.queue = queue
   }
 
-  /** Appends newly claimed deliveries, rows first. */
+  /** Appends newly claimed deliveries, rows first; the rows of a failed request become that request again. */
   add(rows: readonly StoredDelivery[], blocks: readonly ClaimedBlock[] = []): void {
     if (rows.length === 0 && blocks.length === 0) return
     const items = this.items.slice(this.head)
-    for (const row of rows) items.push(row)
+    const requests = boundRequests(rows)
+    for (const row of rows) {
+      if (row.requestId === null || row.requestId === undefined) items.push(row)
+      else {
+        const request = requests.get(row.requestId)
+        // The first of a request's rows stands for it; a request that came back incomplete is sent as rows.
+        if (request === undefined) items.push(row)
+        else if (request.rows[0] === row) items.push({ sealed: request })
+      }
+    }
     for (const block of blocks) if (block.deliveries.length > 0) items.push({ block, next: 0 })
     this.items = items
     this.head = 0
@@ -55,11 +75,19 @@ export class ClaimBuffer {
   }
 
   /**
-   * The next request: up to `batchSize` deliveries in claim order, as many as
-   * fit in one body. `batchSize` 1 sends each event on its own (not as an array).
+   * The next request: a failed request as it was sent, or up to `batchSize`
+   * other deliveries in claim order, as many as fit in one body. `batchSize`
+   * 1 sends each event on its own (not as an array).
    */
   take(batchSize: number): Unit | undefined {
     if (this.size === 0) return undefined
+    const lead = this.items[this.head] as Item
+    if (isSealed(lead)) {
+      this.head++
+      this.size -= lead.sealed.count
+      this.compact()
+      return lead.sealed
+    }
     const texts = this.peekBodies(batchSize)
     let body: WebhookBody
     let taken: number
@@ -73,8 +101,9 @@ export class ClaimBuffer {
     }
     const rows: StoredDelivery[] = []
     const ranges: BlockRange[] = []
+    const parts: (StoredDelivery | BlockRange)[] = []
     // One event is named by its own id: no array on the unbatched hot path.
-    let lead: string | undefined
+    let first: string | undefined
     const names: string[] | undefined = taken === 1 ? undefined : []
     let left = taken
     while (left > 0) {
@@ -82,35 +111,44 @@ export class ClaimBuffer {
       if (isCursor(item)) {
         const { block, next } = item
         const to = Math.min(block.deliveries.length, next + left)
-        if (names === undefined) lead = nameOf(block.deliveries[next] as NewDelivery)
+        if (names === undefined) first = nameOf(block.deliveries[next] as NewDelivery)
         else for (let i = next; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
-        ranges.push({ block, from: next, to })
+        const range = { block, from: next, to }
+        ranges.push(range)
+        parts.push(range)
         left -= to - next
         item.next = to
         if (to === block.deliveries.length) this.head++
       } else {
-        if (names === undefined) lead = nameOf(item)
+        if (names === undefined) first = nameOf(item)
         else names.push(nameOf(item))
         rows.push(item)
+        parts.push(item)
         left--
         this.head++
       }
     }
     this.size -= taken
+    this.compact()
+    const webhookId = names === undefined ? (first as string) : requestId(names)
+    const mixed = rows.length > 0 && ranges.length > 0
+    return { rows, ranges, count: taken, body, webhookId, ...(mixed ? { parts } : {}) }
+  }
+
+  private compact(): void {
     if (this.head === this.items.length) {
       this.items = []
       this.head = 0
     }
-    const webhookId = names === undefined ? (lead as string) : requestId(names)
-    return { rows, ranges, count: taken, body, webhookId }
   }
 
   /** Empties the buffer, returning the ids of everything in it (to give the leases back). */
   clear(): string[] {
     const ids: string[] = []
     for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i] as StoredDelivery | Cursor
-      if (isCursor(item)) {
+      const item = this.items[i] as Item
+      if (isSealed(item)) for (const row of item.sealed.rows) ids.push(row.id)
+      else if (isCursor(item)) {
         const { deliveries } = item.block
         for (let k = item.next; k < deliveries.length; k++)
           ids.push((deliveries[k] as NewDelivery).id)
@@ -122,12 +160,16 @@ export class ClaimBuffer {
     return ids
   }
 
-  /** Every delivery of a unit as a claim returns it (for the rare paths: retry, dead-letter, events). */
+  /** Every delivery of a unit as a claim returns it, in body order (for the rare paths: retry, dead-letter, events). */
   deliveries(unit: Unit): StoredDelivery[] {
-    const out = [...unit.rows]
-    for (const { block, from, to } of unit.ranges) {
-      for (let i = from; i < to; i++) {
-        const d = block.deliveries[i] as NewDelivery
+    const out: StoredDelivery[] = []
+    for (const part of unit.parts ?? [...unit.rows, ...unit.ranges]) {
+      if (!('block' in part)) {
+        out.push(part)
+        continue
+      }
+      for (let i = part.from; i < part.to; i++) {
+        const d = part.block.deliveries[i] as NewDelivery
         out.push(neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt))
       }
     }
@@ -138,7 +180,9 @@ export class ClaimBuffer {
   private peekBodies(max: number): string[] {
     const texts: string[] = []
     for (let i = this.head; i < this.items.length && texts.length < max; i++) {
-      const item = this.items[i] as StoredDelivery | Cursor
+      const item = this.items[i] as Item
+      // A failed request is never merged into another.
+      if (isSealed(item)) break
       if (!isCursor(item)) {
         texts.push(item.body)
         continue
@@ -161,9 +205,13 @@ export class ClaimBuffer {
  */
 export function requestOf(deliveries: readonly StoredDelivery[], batched: boolean): Unit {
   const texts = deliveries.map((d) => d.body)
-  const body = batched
-    ? assembleBatch(texts, { maxEvents: texts.length }).body
-    : singleBody(texts[0] as string)
+  let body = singleBody(texts[0] as string)
+  if (batched) {
+    const batch = assembleBatch(texts, { maxEvents: texts.length })
+    // Only deliveries that were sent together (or half of them) come here: they always fit.
+    if (batch.taken !== texts.length) throw new RangeError('a request no longer fits one body')
+    body = batch.body
+  }
   return {
     rows: deliveries,
     ranges: [],
@@ -178,6 +226,36 @@ function nameOf(delivery: NewDelivery): string {
   return delivery.messageId ?? delivery.id
 }
 
-function isCursor(item: StoredDelivery | Cursor): item is Cursor {
+/**
+ * The failed requests among claimed rows, by id, each with its rows in their
+ * places; a request missing any of its deliveries (its id, which names every
+ * member, does not match) is left out and its rows are sent as rows.
+ */
+function boundRequests(rows: readonly StoredDelivery[]): Map<string, Unit> {
+  const groups = new Map<string, StoredDelivery[]>()
+  for (const row of rows) {
+    if (row.requestId === null || row.requestId === undefined) continue
+    const group = groups.get(row.requestId)
+    if (group) group.push(row)
+    else groups.set(row.requestId, [row])
+  }
+  const requests = new Map<string, Unit>()
+  for (const [id, group] of groups) {
+    group.sort((a, b) => (a.requestPosition ?? 0) - (b.requestPosition ?? 0))
+    if (group.length < 2 || requestId(group.map(nameOf)) !== id) continue
+    try {
+      requests.set(id, requestOf(group, true))
+    } catch {
+      // Cannot happen for deliveries that were sent together; if it did, they go as rows.
+    }
+  }
+  return requests
+}
+
+function isSealed(item: Item): item is Sealed {
+  return 'sealed' in item
+}
+
+function isCursor(item: Item): item is Cursor {
   return 'block' in item
 }

@@ -20,7 +20,6 @@ import type {
   ClaimedBlock,
   NewDelivery,
   QueueStore,
-  RetryUpdate,
   StoredDelivery,
 } from './store/types.js'
 
@@ -274,6 +273,15 @@ export class DeliveryWorker {
         else kept.push(delivery)
       }
       for (const delivery of deliveries) sort(delivery)
+      // A failed request ends whole: when one of its deliveries expired, all of them do.
+      const ended = new Set<string>()
+      for (const d of expired) if (d.requestId) ended.add(d.requestId)
+      if (ended.size > 0) {
+        for (let i = kept.length - 1; i >= 0; i--) {
+          const d = kept[i] as StoredDelivery
+          if (d.requestId && ended.has(d.requestId)) expired.push(...kept.splice(i, 1))
+        }
+      }
       for (const block of blocks) {
         // A block's deliveries are in enqueue order: when its first is in its window, all are.
         const first = block.deliveries[0]
@@ -420,73 +428,48 @@ export class DeliveryWorker {
   }
 
   /**
-   * Schedules a failed request's deliveries again. They failed together, so they
-   * share one random wait (per attempt count) and are retried together: one
-   * store write per group instead of one per delivery. Each still expires at the
-   * end of its own retry window.
+   * Schedules a failed request's deliveries again. A request of several is
+   * retried as it was sent: one schedule for all of them (its most attempted
+   * delivery's count, its oldest delivery's window), bound to its id in body
+   * order, so the next attempt, the probe included, sends the same bytes under
+   * the same id. One delivery sent alone keeps its own schedule.
    */
   private async retry(unit: Unit, outcome: Outcome): Promise<void> {
     const { store, queue, now, schedule, events } = this.config
-    const at = now()
-    const retryAfter =
-      outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }
-    const delays = new Map<number, number>()
-    const groups = new Map<string, { ids: string[]; update: RetryUpdate }>()
-    const expired: StoredDelivery[] = []
-    const retried: string[] = []
-    let earliest = Number.POSITIVE_INFINITY
     const deliveries = this.buffer.deliveries(unit)
-    for (const d of deliveries) {
-      const attempts = d.attempts + 1
-      let delayMs = delays.get(attempts)
-      if (delayMs === undefined) {
-        delayMs = schedule.delayFor(attempts)
-        delays.set(attempts, delayMs)
-      }
-      const decision = schedule.next({
-        attempts,
-        enqueuedAt: d.enqueuedAt,
-        now: at,
-        delayMs,
-        ...retryAfter,
-      })
-      if (decision.verdict === 'expired') {
-        expired.push(d)
-        continue
-      }
-      earliest = Math.min(earliest, decision.at)
-      retried.push(d.id)
-      const key = `${decision.at}:${attempts}`
-      const group = groups.get(key)
-      if (group) group.ids.push(d.id)
-      else {
-        groups.set(key, {
-          ids: [d.id],
-          update: {
-            at: decision.at,
-            attempts,
-            reason: outcome.reason,
-            status: outcome.status ?? null,
-          },
-        })
-      }
-    }
-    for (const { ids, update } of groups.values()) await store.retry(queue, ids, update)
-    if (expired.length > 0) {
-      await this.kill(expired, {
+    const attempts = maxAttempts(deliveries) + 1
+    let enqueuedAt = Number.POSITIVE_INFINITY
+    for (const d of deliveries) if (d.enqueuedAt < enqueuedAt) enqueuedAt = d.enqueuedAt
+    const decision = schedule.next({
+      attempts,
+      enqueuedAt,
+      now: now(),
+      ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+    })
+    if (decision.verdict === 'expired') {
+      await this.kill(deliveries, {
         reason: 'expired',
         status: outcome.status,
         detail: `retry window closed; last failure: ${outcome.reason}`,
         attempted: true,
       })
+      return
     }
-    if (retried.length > 0 && events.has('retry')) {
+    const ids = deliveries.map((d) => d.id)
+    await store.retry(queue, ids, {
+      at: decision.at,
+      attempts,
+      reason: outcome.reason,
+      status: outcome.status ?? null,
+      requestId: unit.count > 1 ? unit.webhookId : null,
+    })
+    if (events.has('retry')) {
       events.emit('retry', {
-        ids: retried,
+        ids,
         reason: outcome.reason,
         status: outcome.status,
-        attempts: maxAttempts(deliveries) + 1,
-        at: earliest,
+        attempts,
+        at: decision.at,
       })
     }
   }

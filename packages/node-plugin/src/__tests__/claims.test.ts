@@ -19,6 +19,8 @@ const row = (id: string, attempts = 2): StoredDelivery => ({
   nextAttemptAt: 900,
   lastReason: 'http_5xx',
   lastStatus: 503,
+  requestId: null,
+  requestPosition: null,
 })
 
 describe('ClaimBuffer', () => {
@@ -91,6 +93,8 @@ describe('ClaimBuffer', () => {
         nextAttemptAt: 1000,
         lastReason: null,
         lastStatus: null,
+        requestId: null,
+        requestPosition: null,
       },
     ])
     expect(buffer.clear()).toEqual(['a1', 'a2'])

@@ -423,6 +423,91 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
     })
   })
 
+  describe('one request, one identity', () => {
+    /**
+     * A receiver written as the README tells receivers to: it processes a
+     * request's events unless it has seen its webhook-id, and it records every
+     * body sent under each id. It processes the first request but answers 500,
+     * then 503 for `outageMs`, then 200.
+     */
+    async function dedupingReceiver(outageMs: number) {
+      const processed: string[] = []
+      const bodies = new Map<string, Set<string>>()
+      let outageEnds = Number.POSITIVE_INFINITY
+      const r = await receiver((request, index) => {
+        const id = String(request.headers['webhook-id'])
+        const seen = bodies.get(id)
+        if (seen) seen.add(request.body)
+        else {
+          bodies.set(id, new Set([request.body]))
+          for (const event of [JSON.parse(request.body)].flat()) processed.push(event.messageId)
+        }
+        if (index === 0) {
+          outageEnds = Date.now() + outageMs
+          return { status: 500 }
+        }
+        return Date.now() < outageEnds ? { status: 503 } : { status: 200 }
+      })
+      return { r, processed, bodies }
+    }
+
+    const settings = (url: string) => ({
+      webhooks: [url],
+      batchSize: 10,
+      sharedSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      signature: 'standard' as const,
+    })
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    /** Tracks three events and resolves once the plugin has committed them (`total` in all). */
+    async function group(analytics: Analytics, plugin: WebhookPlugin, g: number, total: number) {
+      for (let i = 0; i < 3; i++)
+        analytics.track({ userId: 'u1', event: 'E', messageId: `m-${g}-${i}` })
+      for (let tries = 0; tries < 500; tries++) {
+        const { queued, inFlight, delivered, dead } = await plugin.stats()
+        if (queued + inFlight + delivered + dead >= total) return
+        await sleep(10)
+      }
+      throw new Error(`the plugin did not commit ${total} events`)
+    }
+    const everyEvent = Array.from({ length: 9 }, (_, i) => `m-${Math.floor(i / 3)}-${i % 3}`)
+
+    it('events arriving during an outage: each is processed once, and each webhook-id carries one body', async () => {
+      const { r, processed, bodies } = await dedupingReceiver(1000)
+      const { analytics, plugin } = await pipeline(settings(r.url))
+      for (let g = 0; g < 3; g++) {
+        await group(analytics, plugin, g, 3 * (g + 1))
+        await sleep(800)
+      }
+      expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
+      expect(processed.sort()).toEqual(everyEvent)
+      for (const [id, sent] of bodies) expect([id, sent.size]).toEqual([id, 1])
+      // The first batch was retried under its id: the receiver saw it more than once.
+      expect(r.requests.length).toBeGreaterThan(bodies.size)
+      expect(await plugin.stats()).toMatchObject({ delivered: 9, dead: 0 })
+    })
+
+    it('the same with the process restarted during the outage', async () => {
+      const { r, processed, bodies } = await dedupingReceiver(1500)
+      const made = await fixture()
+      const first = await pipeline(settings(r.url), {}, made.connect())
+      await group(first.analytics, first.plugin, 0, 3)
+      await sleep(800)
+      await group(first.analytics, first.plugin, 1, 6)
+      await sleep(300)
+      // A restart: the plugin stops and gives back what it holds; a new process opens the same queue.
+      await first.plugin.close()
+      await first.store.close()
+      const second = await pipeline(settings(r.url), {}, made.connect())
+      await group(second.analytics, second.plugin, 2, 9)
+      expect(await second.plugin.drain({ timeoutMs: 20_000 })).toEqual({
+        drained: true,
+        remaining: 0,
+      })
+      expect(processed.sort()).toEqual(everyEvent)
+      for (const [id, sent] of bodies) expect([id, sent.size]).toEqual([id, 1])
+    })
+  })
+
   describe('413 Payload Too Large', () => {
     /** The spec's own receiver: Express with express.json() and its 100 KB default limit. */
     async function expressReceiver(): Promise<{

@@ -107,6 +107,8 @@ export function neverAttempted(
     nextAttemptAt: enqueuedAt,
     lastReason: null,
     lastStatus: null,
+    requestId: null,
+    requestPosition: null,
   }
 }
 

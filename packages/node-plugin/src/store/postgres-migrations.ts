@@ -69,6 +69,15 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         WHERE lease_expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'bind the deliveries of a failed request to it, so it is retried whole',
+    sql: (s) => `
+      ALTER TABLE ${s}.deliveries ADD COLUMN request_id TEXT, ADD COLUMN request_pos INTEGER;
+      CREATE INDEX deliveries_request ON ${s}.deliveries (queue, request_id)
+        WHERE request_id IS NOT NULL;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

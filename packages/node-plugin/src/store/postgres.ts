@@ -50,6 +50,8 @@ interface DeliveryRow {
   attempts: number
   last_reason: string | null
   last_status: number | null
+  request_id: string | null
+  request_pos: number | null
 }
 
 type WakeListener = () => void
@@ -223,18 +225,27 @@ export class PostgresQueueStore implements QueueStore {
     if (options.limit <= 0) return []
     const { rows } = await this.pool.query<DeliveryRow & { seq: string }>(
       `WITH due AS (
-         SELECT id FROM ${this.s}.deliveries
+         SELECT id, request_id FROM ${this.s}.deliveries
          WHERE queue = $1 AND next_attempt_at <= $2
            AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
          ORDER BY next_attempt_at, seq
          LIMIT $3
          FOR UPDATE SKIP LOCKED
+       ), mates AS (
+         -- The rest of a failed request one of them belongs to: a request is leased whole.
+         SELECT id FROM ${this.s}.deliveries
+         WHERE queue = $1 AND request_id IN (SELECT request_id FROM due WHERE request_id IS NOT NULL)
+           AND id NOT IN (SELECT id FROM due)
+           AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+         FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         SELECT id FROM due UNION ALL SELECT id FROM mates
        )
        UPDATE ${this.s}.deliveries AS d
        SET lease_owner = $4, lease_expires_at = $5
-       FROM due WHERE d.queue = $1 AND d.id = due.id
+       FROM claimed WHERE d.queue = $1 AND d.id = claimed.id
        RETURNING d.queue, d.id, d.seq, d.body, d.message_id, d.enqueued_at, d.next_attempt_at,
-                 d.attempts, d.last_reason, d.last_status`,
+                 d.attempts, d.last_reason, d.last_status, d.request_id, d.request_pos`,
       [queue, options.now, options.limit, options.worker, options.now + options.leaseMs],
     )
     rows.sort(
@@ -280,14 +291,26 @@ export class PostgresQueueStore implements QueueStore {
       `WITH ${this.lockIds()}, moved AS (
          UPDATE ${this.s}.deliveries AS d
          SET next_attempt_at = $3, attempts = $4, last_reason = $5, last_status = $6,
-             lease_owner = NULL, lease_expires_at = NULL
+             lease_owner = NULL, lease_expires_at = NULL,
+             -- A request's deliveries are bound to it in the order given.
+             request_id = $8, request_pos = CASE WHEN $8::text IS NULL THEN NULL
+                                                 ELSE array_position($2::text[], d.id) - 1 END
          FROM locked WHERE d.queue = $1 AND d.id = locked.id
          RETURNING 1
        )
        INSERT INTO ${this.s}.counters AS c (queue, shard, retried)
        SELECT $1, $7, count(*) FROM moved HAVING count(*) > 0
        ON CONFLICT (queue, shard) DO UPDATE SET retried = c.retried + excluded.retried`,
-      [queue, [...ids], update.at, update.attempts, update.reason, update.status, this.shard],
+      [
+        queue,
+        [...ids],
+        update.at,
+        update.attempts,
+        update.reason,
+        update.status,
+        this.shard,
+        update.requestId ?? null,
+      ],
     )
   }
 
@@ -709,6 +732,8 @@ function toStoredDelivery(r: DeliveryRow): StoredDelivery {
     nextAttemptAt: Number(r.next_attempt_at),
     lastReason: r.last_reason as ReasonCode | null,
     lastStatus: r.last_status,
+    requestId: r.request_id,
+    requestPosition: r.request_pos,
   }
 }
 

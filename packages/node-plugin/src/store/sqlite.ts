@@ -113,6 +113,11 @@ const MIGRATIONS: readonly string[] = [
      meta TEXT NOT NULL,
      bodies TEXT NOT NULL
    );`,
+  // A failed request of several deliveries: its id and each delivery's place in it, so it is
+  // claimed whole and sent again byte for byte (see QueueStore.retry).
+  `ALTER TABLE deliveries ADD COLUMN request_id TEXT;
+   ALTER TABLE deliveries ADD COLUMN request_pos INTEGER;
+   CREATE INDEX deliveries_request ON deliveries (queue, request_id) WHERE request_id IS NOT NULL;`,
 ]
 
 interface DeliveryRow {
@@ -124,6 +129,8 @@ interface DeliveryRow {
   due_at: number
   last_reason: string | null
   last_status: number | null
+  request_id: string | null
+  request_pos: number | null
 }
 
 type Statement = Database.Statement<unknown[], unknown>
@@ -376,16 +383,23 @@ export class SqliteQueueStore implements QueueStore {
     until: number,
     worker: string,
   ): StoredDelivery[] {
+    // The due rows, and every other delivery of a failed request one of them belongs to: a request
+    // is leased whole (its deliveries share a schedule, so this rarely adds any).
     const lease = this.statement(
-      `UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
-       WHERE seq IN (SELECT seq FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?)
-       RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status`,
+      `WITH due AS (
+         SELECT seq, request_id FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?
+       )
+       UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
+       WHERE seq IN (SELECT seq FROM due)
+          OR (queue = ? AND ready_at <= ?
+              AND request_id IN (SELECT request_id FROM due WHERE request_id IS NOT NULL))
+       RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status, request_id, request_pos`,
     )
     // One statement for every body, in the order of the JSON array of seqs (no per-row round trip).
     const bodiesOf = this.statement(
       `SELECT b.body FROM json_each(?) AS j CROSS JOIN delivery_bodies AS b ON b.seq = j.value ORDER BY j.key`,
     ).pluck()
-    const rows = lease.all(until, until, worker, queue, now, limit) as DeliveryRow[]
+    const rows = lease.all(queue, now, limit, until, until, worker, queue, now) as DeliveryRow[]
     if (rows.length === 0) return []
     // RETURNING gives no order; the claim is oldest due first, then first enqueued.
     rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq)
@@ -464,12 +478,12 @@ export class SqliteQueueStore implements QueueStore {
     if (ids.length === 0) return
     const reschedule = this.statement(
       `UPDATE deliveries SET attempts = ?, due_at = ?, ready_at = ?, lease_until = 0, worker = NULL,
-       last_reason = ?, last_status = ? WHERE queue = ? AND id = ?`,
+       last_reason = ?, last_status = ?, request_id = ?, request_pos = ? WHERE queue = ? AND id = ?`,
     )
     // A delivery leaving its block becomes a row with its new schedule.
     const insert = this.statement(
-      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at, last_reason, last_status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at, last_reason, last_status, request_id, request_pos)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const count = this.statement(
@@ -477,11 +491,25 @@ export class SqliteQueueStore implements QueueStore {
        ON CONFLICT (queue) DO UPDATE SET retried = retried + excluded.retried`,
     )
     const { attempts, at, reason, status } = update
+    const request = update.requestId ?? null
+    // A request's deliveries are bound to it in the order given.
+    const positions = request === null ? undefined : new Map(ids.map((id, i) => [id, i]))
+    const position = (id: string) => positions?.get(id) ?? null
     this.change((touched) => {
       const { held, rows } = this.locate(queue, ids)
       let changed = 0
       for (const id of rows) {
-        changed += reschedule.run(attempts, at, at, reason, status, queue, id).changes
+        changed += reschedule.run(
+          attempts,
+          at,
+          at,
+          reason,
+          status,
+          request,
+          position(id),
+          queue,
+          id,
+        ).changes
       }
       for (const { block, index } of held) {
         if (!block.remove(index)) continue
@@ -497,6 +525,8 @@ export class SqliteQueueStore implements QueueStore {
           at,
           reason,
           status,
+          request,
+          position(d.id),
         )
         if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
         changed++
@@ -968,5 +998,7 @@ function toStoredDelivery(queue: string, row: DeliveryRow, body: string): Stored
     nextAttemptAt: row.due_at,
     lastReason: row.last_reason as ReasonCode | null,
     lastStatus: row.last_status,
+    requestId: row.request_id,
+    requestPosition: row.request_pos,
   }
 }

@@ -23,6 +23,15 @@ export interface StoredDelivery extends NewDelivery {
   readonly nextAttemptAt: number
   readonly lastReason: ReasonCode | null
   readonly lastStatus: number | null
+  /**
+   * The id of the request of several deliveries this one was sent in and
+   * failed, or `null`. Such a request is retried as it was sent: a claim
+   * returns all of its deliveries or none, and they are sent together, in
+   * `requestPosition` order, under this id.
+   */
+  readonly requestId: string | null
+  /** This delivery's place in that request (0-based), or `null`. */
+  readonly requestPosition: number | null
 }
 
 /**
@@ -63,6 +72,12 @@ export interface QueueStats {
 export interface RetryUpdate {
   /** When to try next (ms since the epoch). */
   readonly at: number
+  /**
+   * The failed request's id when it carried several deliveries: they are
+   * bound to it, in the order `retry` was given their ids, and only ever sent
+   * again together. `null` or absent for one delivery sent alone.
+   */
+  readonly requestId?: string | null
   readonly attempts: number
   readonly reason: ReasonCode
   readonly status: number | null
@@ -120,7 +135,9 @@ export interface QueueStore {
   enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void>
   /**
    * Leases up to `limit` due deliveries (`nextAttemptAt <= now`, no live lease),
-   * oldest due first, to `worker` until `now + leaseMs`.
+   * oldest due first, to `worker` until `now + leaseMs`. The deliveries of a
+   * failed request (`requestId`) are leased all together or not at all, even
+   * past `limit`.
    */
   claim(
     queue: string,

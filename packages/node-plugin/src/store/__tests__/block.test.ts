@@ -12,6 +12,8 @@ const delivery = (n: number, body: string, enqueuedAt = 1000 + n): StoredDeliver
   nextAttemptAt: enqueuedAt,
   lastReason: null,
   lastStatus: null,
+  requestId: null,
+  requestPosition: null,
 })
 
 describe('packBlock and unpackBlock', () => {

@@ -200,6 +200,8 @@ describePostgres('PostgreSQL enqueue', (url) => {
       nextAttemptAt: at,
       lastReason: null,
       lastStatus: null,
+      requestId: null,
+      requestPosition: null,
     })
     expect(await store.nextDueAt(Q)).toBe(at + 1)
   })

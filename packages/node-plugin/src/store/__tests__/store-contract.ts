@@ -194,6 +194,47 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         expect(stats.retried).toBe(1)
       })
 
+      it("binds a failed request's deliveries: claimed all together, in their places, past the limit, by one worker", async () => {
+        const items = deliveries(5)
+        const id = (i: number) => items[i]?.id as string
+        await store.enqueue('q', items)
+        await store.claim('q', { limit: 5, now: T0, ...LEASE })
+        const failed = { at: T0 + 100, attempts: 1, reason: 'http_5xx' as const, status: 500 }
+        // Sent as [3, 1, 4] under one id; 0 and 2 were sent alone.
+        await store.retry('q', [id(3), id(1), id(4)], { ...failed, requestId: 'req-1' })
+        await store.retry('q', [id(0)], failed)
+        await store.retry('q', [id(2)], { ...failed, requestId: null })
+
+        const [alone] = await store.claim('q', { limit: 1, now: T0 + 100, ...LEASE })
+        expect(alone).toMatchObject({ id: id(0), requestId: null, requestPosition: null })
+        const request = await store.claim('q', { limit: 1, now: T0 + 100, ...LEASE })
+        expect(
+          request
+            .map((d) => [d.requestPosition, d.id, d.requestId, d.attempts])
+            .sort((a, b) => Number(a[0]) - Number(b[0])),
+        ).toEqual([
+          [0, id(3), 'req-1', 1],
+          [1, id(1), 'req-1', 1],
+          [2, id(4), 'req-1', 1],
+        ])
+        // Leased whole: another worker gets only what is left.
+        const other = await store.claim('q', {
+          limit: 5,
+          now: T0 + 200,
+          leaseMs: 1000,
+          worker: 'w2',
+        })
+        expect(other.map((d) => d.id)).toEqual([id(2)])
+        // Given back, it is due again as the same request.
+        await store.release(
+          'q',
+          request.map((d) => d.id),
+        )
+        const again = await store.claim('q', { limit: 1, now: T0 + 300, ...LEASE })
+        expect(again.map((d) => d.id).sort()).toEqual([id(1), id(3), id(4)].sort())
+        expect(new Set(again.map((d) => d.requestId))).toEqual(new Set(['req-1']))
+      })
+
       it('counts waiting deliveries with a failed attempt as retrying', async () => {
         const items = deliveries(2)
         await store.enqueue('q', items)
