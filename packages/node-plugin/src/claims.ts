@@ -12,8 +12,12 @@ export interface Unit {
   readonly ranges: readonly BlockRange[]
   readonly count: number
   readonly body: WebhookBody
-  /** The `webhook-id` of a Standard Webhooks signature. */
-  readonly webhookId: string
+  /**
+   * The request's id (core's `requestId`), once known: set for a failed
+   * request sent again and for a 413 half, else worked out on first use by
+   * {@link unitId} (only a Standard Webhooks signature or a failure needs it).
+   */
+  webhookId?: string
   /** Rows and ranges in the order their events are in the body, when both make it up. */
   readonly parts?: readonly (StoredDelivery | BlockRange)[]
 }
@@ -102,17 +106,12 @@ export class ClaimBuffer {
     const rows: StoredDelivery[] = []
     const ranges: BlockRange[] = []
     const parts: (StoredDelivery | BlockRange)[] = []
-    // One event is named by its own id: no array on the unbatched hot path.
-    let first: string | undefined
-    const names: string[] | undefined = taken === 1 ? undefined : []
     let left = taken
     while (left > 0) {
       const item = this.items[this.head] as StoredDelivery | Cursor
       if (isCursor(item)) {
         const { block, next } = item
         const to = Math.min(block.deliveries.length, next + left)
-        if (names === undefined) first = nameOf(block.deliveries[next] as NewDelivery)
-        else for (let i = next; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
         const range = { block, from: next, to }
         ranges.push(range)
         parts.push(range)
@@ -120,8 +119,6 @@ export class ClaimBuffer {
         item.next = to
         if (to === block.deliveries.length) this.head++
       } else {
-        if (names === undefined) first = nameOf(item)
-        else names.push(nameOf(item))
         rows.push(item)
         parts.push(item)
         left--
@@ -130,9 +127,8 @@ export class ClaimBuffer {
     }
     this.size -= taken
     this.compact()
-    const webhookId = names === undefined ? (first as string) : requestId(names)
     const mixed = rows.length > 0 && ranges.length > 0
-    return { rows, ranges, count: taken, body, webhookId, ...(mixed ? { parts } : {}) }
+    return { rows, ranges, count: taken, body, ...(mixed ? { parts } : {}) }
   }
 
   private compact(): void {
@@ -219,6 +215,28 @@ export function requestOf(deliveries: readonly StoredDelivery[], batched: boolea
     body,
     webhookId: requestId(deliveries.map(nameOf)),
   }
+}
+
+/**
+ * A unit's request id, core's `requestId` of its events in body order (one
+ * event: its messageId), worked out once and kept on the unit. Not on the
+ * send path unless a Standard Webhooks signature needs it: hashing every
+ * messageId of a batch cost a measurable share of an unsigned drain.
+ *
+ * @example
+ * signatureHeadersSync(settings, unit.body, { id: unitId(unit), timestamp })
+ */
+export function unitId(unit: Unit): string {
+  if (unit.webhookId !== undefined) return unit.webhookId
+  const names: string[] = []
+  for (const part of unit.parts ?? [...unit.rows, ...unit.ranges]) {
+    if (!('block' in part)) names.push(nameOf(part))
+    else
+      for (let i = part.from; i < part.to; i++)
+        names.push(nameOf(part.block.deliveries[i] as NewDelivery))
+  }
+  unit.webhookId = requestId(names)
+  return unit.webhookId
 }
 
 /** What names a delivery in a request id: its messageId, else (delete notifications) its queue id. */

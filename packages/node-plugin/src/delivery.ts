@@ -11,7 +11,7 @@ import {
 } from '@analytics-webhooks/core'
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
-import { ClaimBuffer, requestOf, type Unit } from './claims.js'
+import { ClaimBuffer, requestOf, type Unit, unitId } from './claims.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
 import { neverAttempted } from './store/block.js'
@@ -71,6 +71,8 @@ export class DeliveryWorker {
   private readonly config: DeliveryWorkerConfig
   private readonly targets: readonly Target[]
   private readonly baseHeaders: Readonly<Record<string, string>>
+  /** Whether requests carry a `webhook-id` (Standard Webhooks signing). */
+  private readonly signsIds: boolean
   private readonly buffer: ClaimBuffer
   private active = 0
   private readonly inFlight = new Set<Promise<void>>()
@@ -91,6 +93,8 @@ export class DeliveryWorker {
     this.config = config
     this.buffer = new ClaimBuffer(config.queue)
     this.targets = config.settings.webhooks.map(toTarget)
+    const { sharedSecret, signature } = config.settings
+    this.signsIds = sharedSecret !== undefined && signature !== 'classic'
     this.baseHeaders = {
       'user-agent': USER_AGENT,
       'content-type': 'application/json',
@@ -338,7 +342,7 @@ export class DeliveryWorker {
   private async send(unit: Unit): Promise<void> {
     const { settings, dispatcher, now, backoff } = this.config
     const signatures = signatureHeadersSync(settings, unit.body, {
-      id: unit.webhookId,
+      id: this.signsIds ? unitId(unit) : '',
       timestamp: Math.floor(now() / 1000),
     })
     const headers = { ...this.baseHeaders, ...signatures }
@@ -461,7 +465,7 @@ export class DeliveryWorker {
       attempts,
       reason: outcome.reason,
       status: outcome.status ?? null,
-      requestId: unit.count > 1 ? unit.webhookId : null,
+      requestId: unit.count > 1 ? unitId(unit) : null,
     })
     if (events.has('retry')) {
       events.emit('retry', {

@@ -2,7 +2,7 @@
 
 import { assembleBatch, requestId } from '@analytics-webhooks/core'
 import { describe, expect, it } from 'vitest'
-import { ClaimBuffer } from '../claims.js'
+import { ClaimBuffer, type Unit, unitId } from '../claims.js'
 import type { ClaimedBlock, NewDelivery, StoredDelivery } from '../store/types.js'
 
 const fresh = (id: string, body = `{"id":"${id}"}`): NewDelivery => ({
@@ -37,7 +37,7 @@ describe('ClaimBuffer', () => {
     expect(first?.body.json).toBe(
       assembleBatch(['{"id":"r0"}', '{"id":"a0"}', '{"id":"a1"}'], { maxEvents: 3 }).body.json,
     )
-    expect(first?.webhookId).toBe(requestId(['m-r0', 'm-a0', 'm-a1']))
+    expect(unitId(first as Unit)).toBe(requestId(['m-r0', 'm-a0', 'm-a1']))
 
     const second = buffer.take(4)
     expect(second?.ranges).toEqual([
@@ -51,8 +51,8 @@ describe('ClaimBuffer', () => {
       { id: 'a4' },
       { id: 'b0' },
     ])
-    expect(second?.webhookId).toBe(requestId(['m-a2', 'm-a3', 'm-a4', 'm-b0']))
-    expect(second?.webhookId).toMatch(/^batch_m-a2_4_[0-9a-z]+$/)
+    expect(unitId(second as Unit)).toBe(requestId(['m-a2', 'm-a3', 'm-a4', 'm-b0']))
+    expect(unitId(second as Unit)).toMatch(/^batch_m-a2_4_[0-9a-z]+$/)
     expect(buffer.size).toBe(1)
     expect(buffer.take(4)?.ranges).toEqual([{ block: b, from: 1, to: 2 }])
     expect(buffer.take(4)).toBeUndefined()
@@ -68,7 +68,7 @@ describe('ClaimBuffer', () => {
       count: 1,
       isBatch: false,
     })
-    expect(unit?.webhookId).toBe('m-a0')
+    expect(unitId(unit as Unit)).toBe('m-a0')
   })
 
   it('takes only as many events as fit in one body (512 KB)', () => {
