@@ -235,12 +235,37 @@ export function reserialize(parsed: unknown, isBatch: boolean): Reserialized | u
   }
 }
 
+/** The verified result when the received text is what was signed (every standard request, most classic ones). */
+export function receivedWasSigned(
+  text: string,
+  scheme: 'classic' | 'standard',
+  id: string | undefined,
+  prepared: PreparedOptions,
+): VerifiedWebhook {
+  return verified(parseOrInvalid(text), text, false, scheme, id, prepared)
+}
+
+/** The verified result when only the re-serialised text matched a classic signature: that text is the body. */
+export function reserializedWasSigned(
+  candidate: Reserialized,
+  prepared: PreparedOptions,
+): VerifiedWebhook {
+  return verified(
+    parseOrInvalid(candidate.body),
+    candidate.body,
+    true,
+    'classic',
+    undefined,
+    prepared,
+  )
+}
+
 /**
  * The verified result from a body's text and its parse; `invalid_json` or
  * `invalid_payload` when it holds no events, `unsigned_batch_events` for a
  * classic batch of several events when the options refuse those.
  */
-export function verified(
+function verified(
   parsed: unknown,
   body: string,
   reserialized: boolean,

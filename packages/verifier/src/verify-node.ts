@@ -11,12 +11,13 @@ import {
   notRawBody,
   parseOrInvalid,
   type RawBody,
+  receivedWasSigned,
   reserialize,
+  reserializedWasSigned,
   type StandardHeaders,
   standardHeaders,
   tooLarge,
   type VerifiedWebhook,
-  verified,
 } from './rules.js'
 
 /**
@@ -88,7 +89,7 @@ function verifyClassic(
   }
   const text = bytes.toString('utf8')
   if (signed !== undefined && classicMatches(prepared.classicKeys, signed, signature)) {
-    return verified(parseOrInvalid(text), text, false, 'classic', undefined, prepared)
+    return receivedWasSigned(text, 'classic', undefined, prepared)
   }
   // Only the re-serialised text can be what was signed now: it, not the bytes, is what verifies.
   const candidate = reserialize(parseOrInvalid(text), isBatch)
@@ -96,14 +97,7 @@ function verifyClassic(
     candidate !== undefined &&
     classicMatches(prepared.classicKeys, Buffer.from(candidate.signed, 'utf8'), signature)
   ) {
-    return verified(
-      parseOrInvalid(candidate.body),
-      candidate.body,
-      true,
-      'classic',
-      undefined,
-      prepared,
-    )
+    return reserializedWasSigned(candidate, prepared)
   }
   throw mismatch('classic')
 }
@@ -132,7 +126,7 @@ function verifyStandard(
   const request = checkStandardSignature(body, headers, prepared)
   // A string is parsed as the UTF-8 bytes that were hashed would decode: lone surrogates become U+FFFD.
   const text = typeof body === 'string' ? toWellFormed(body) : body.toString('utf8')
-  return verified(parseOrInvalid(text), text, false, 'standard', request.id, prepared)
+  return receivedWasSigned(text, 'standard', request.id, prepared)
 }
 
 /**

@@ -11,11 +11,12 @@ import {
   notRawBody,
   parseOrInvalid,
   type RawBody,
+  receivedWasSigned,
   reserialize,
+  reserializedWasSigned,
   standardHeaders,
   tooLarge,
   type VerifiedWebhook,
-  verified,
 } from './rules.js'
 
 type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
@@ -77,7 +78,7 @@ async function verifyClassic(
   }
   const text = decoder.decode(bytes)
   if (signed !== undefined && (await anyMatches(keys, signed, [signature]))) {
-    return verified(parseOrInvalid(text), text, false, 'classic', undefined, prepared)
+    return receivedWasSigned(text, 'classic', undefined, prepared)
   }
   // Only the re-serialised text can be what was signed now: it, not the bytes, is what verifies.
   const candidate = reserialize(parseOrInvalid(text), isBatch)
@@ -85,14 +86,7 @@ async function verifyClassic(
     candidate !== undefined &&
     (await anyMatches(keys, encoder.encode(candidate.signed), [signature]))
   ) {
-    return verified(
-      parseOrInvalid(candidate.body),
-      candidate.body,
-      true,
-      'classic',
-      undefined,
-      prepared,
-    )
+    return reserializedWasSigned(candidate, prepared)
   }
   throw mismatch('classic')
 }
@@ -112,7 +106,7 @@ async function verifyStandard(
     throw mismatch('standard')
   }
   const text = decoder.decode(bytes)
-  return verified(parseOrInvalid(text), text, false, 'standard', request.id, prepared)
+  return receivedWasSigned(text, 'standard', request.id, prepared)
 }
 
 async function anyMatches(
