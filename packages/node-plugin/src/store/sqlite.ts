@@ -477,13 +477,15 @@ export class SqliteQueueStore implements QueueStore {
   async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
     if (ids.length === 0) return
     const reschedule = this.statement(
-      `UPDATE deliveries SET attempts = ?, due_at = ?, ready_at = ?, lease_until = 0, worker = NULL,
-       last_reason = ?, last_status = ?, request_id = ?, request_pos = ? WHERE queue = ? AND id = ?`,
+      `UPDATE deliveries SET attempts = @attempts, due_at = @at, ready_at = @at, lease_until = 0,
+       worker = NULL, last_reason = @reason, last_status = @status, request_id = @request,
+       request_pos = @position WHERE queue = @queue AND id = @id`,
     )
     // A delivery leaving its block becomes a row with its new schedule.
     const insert = this.statement(
-      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at, last_reason, last_status, request_id, request_pos)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at,
+       last_reason, last_status, request_id, request_pos)
+       VALUES (@queue, @id, @messageId, @enqueuedAt, @attempts, @at, @at, @reason, @status, @request, @position)`,
     )
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const count = this.statement(
@@ -492,6 +494,7 @@ export class SqliteQueueStore implements QueueStore {
     )
     const { attempts, at, reason, status } = update
     const request = update.requestId ?? null
+    const outcome = { queue, attempts, at, reason, status, request }
     // A request's deliveries are bound to it in the order given.
     const positions = request === null ? undefined : new Map(ids.map((id, i) => [id, i]))
     const position = (id: string) => positions?.get(id) ?? null
@@ -499,35 +502,19 @@ export class SqliteQueueStore implements QueueStore {
       const { held, rows } = this.locate(queue, ids)
       let changed = 0
       for (const id of rows) {
-        changed += reschedule.run(
-          attempts,
-          at,
-          at,
-          reason,
-          status,
-          request,
-          position(id),
-          queue,
-          id,
-        ).changes
+        changed += reschedule.run({ ...outcome, id, position: position(id) }).changes
       }
       for (const { block, index } of held) {
         if (!block.remove(index)) continue
         touched.add(block)
         const d = block.deliveries[index] as NewDelivery
-        const row = insert.run(
-          queue,
-          d.id,
-          d.messageId,
-          d.enqueuedAt,
-          attempts,
-          at,
-          at,
-          reason,
-          status,
-          request,
-          position(d.id),
-        )
+        const row = insert.run({
+          ...outcome,
+          id: d.id,
+          messageId: d.messageId,
+          enqueuedAt: d.enqueuedAt,
+          position: position(d.id),
+        })
         if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
         changed++
       }
