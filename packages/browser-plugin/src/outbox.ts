@@ -137,7 +137,15 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         // that is not in flight.
         if (gate.state === 'probe') backoff.probeStarted()
         // The webhook-id: core's requestId of the events (one event: its messageId, else its queue id).
-        const outcome = await send(body, batching ? batching.requestId(ids) : (ids[0] as string))
+        let outcome: Outcome
+        try {
+          outcome = await send(body, batching ? batching.requestId(ids) : (ids[0] as string))
+        } catch (error) {
+          // Signing refused (WebCrypto) or could not load: a probe that never went out counts as a
+          // failed one, so the next is scheduled; unanswered, it would hold the destination shut.
+          if (gate.state === 'probe') backoff.record('retry', Date.now())
+          throw error
+        }
         const now = Date.now()
         // 413: this body will never be taken; its halves are new requests (new keys), sent at once.
         // They are stored before the batch goes, so a write that storage refuses leaves it whole.

@@ -119,6 +119,26 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+describe('a probe that cannot be signed', () => {
+  it('counts as a failed probe: the next one is scheduled and the queue drains once signing works', async () => {
+    let down = true
+    const { fetch, calls } = receiver(() => (down ? 503 : 200))
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+    const { plugin, reports } = start({ sharedSecret: SECRET }, { fetch })
+    const events = [event(), event(), event()]
+    track(plugin, events)
+    // Three failures put the destination in backoff.
+    await until(() => expect(calls).toHaveLength(3))
+    down = false
+    // The probe's signing is refused once, as WebCrypto may (or its chunk may fail to load).
+    const sign = vi.spyOn(crypto.subtle, 'sign').mockRejectedValueOnce(new Error('refused'))
+    await until(() => expect(sign).toHaveBeenCalled(), 500)
+    expect(calls).toHaveLength(3)
+    await until(() => expect(names(reports).filter((n) => n === 'delivered')).toHaveLength(3), 1000)
+    expect(queued()).toEqual([])
+  })
+})
+
 describe('a batch answered 500 is retried as it was', () => {
   it('byte for byte, under the same webhook-id and X-Signature, with one wait for its events, and nothing merged into it', async () => {
     const batch = [event(), event(), event()]
