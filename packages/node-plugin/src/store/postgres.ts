@@ -232,9 +232,11 @@ export class PostgresQueueStore implements QueueStore {
          LIMIT $3
          FOR UPDATE SKIP LOCKED
        ), mates AS (
-         -- The rest of a failed request one of them belongs to: a request is leased whole.
+         -- The rest of a failed request one of them belongs to: a request is leased whole. As an
+         -- array, so the planner looks the ids up in the request index instead of merging all of it.
          SELECT id FROM ${this.s}.deliveries
-         WHERE queue = $1 AND request_id IN (SELECT request_id FROM due WHERE request_id IS NOT NULL)
+         WHERE queue = $1
+           AND request_id = ANY (ARRAY(SELECT request_id FROM due WHERE request_id IS NOT NULL))
            AND id NOT IN (SELECT id FROM due)
            AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
          FOR UPDATE SKIP LOCKED

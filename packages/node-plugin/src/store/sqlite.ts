@@ -384,14 +384,15 @@ export class SqliteQueueStore implements QueueStore {
     worker: string,
   ): StoredDelivery[] {
     // The due rows, and every other delivery of a failed request one of them belongs to: a request
-    // is leased whole (its deliveries share a schedule, so this rarely adds any).
+    // is leased whole (its deliveries share a schedule, so this rarely adds any). `+ready_at` keeps
+    // the planner on the request index: on the due index it read every due row per claim.
     const lease = this.statement(
       `WITH due AS (
          SELECT seq, request_id FROM deliveries WHERE queue = ? AND ready_at <= ? ORDER BY ready_at, seq LIMIT ?
        )
        UPDATE deliveries SET lease_until = ?, ready_at = ?, worker = ?
        WHERE seq IN (SELECT seq FROM due)
-          OR (queue = ? AND ready_at <= ?
+          OR (queue = ? AND +ready_at <= ?
               AND request_id IN (SELECT request_id FROM due WHERE request_id IS NOT NULL))
        RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status, request_id, request_pos`,
     )
