@@ -192,22 +192,20 @@ export class ClaimBuffer {
 }
 
 /**
- * One request carrying exactly these deliveries, in this order, as a batch
- * (a JSON array) or, for `batched: false`, one event's body: how a request
- * answered 413 is split into new requests.
+ * One batch (a JSON array) carrying exactly these deliveries, in this order:
+ * a failed request sent again, or a half of a request answered 413.
  *
  * @example
- * const [left, right] = [requestOf(deliveries.slice(0, 5), true), requestOf(deliveries.slice(5), true)]
+ * const [left, right] = [requestOf(deliveries.slice(0, 5)), requestOf(deliveries.slice(5))]
  */
-export function requestOf(deliveries: readonly StoredDelivery[], batched: boolean): Unit {
-  const texts = deliveries.map((d) => d.body)
-  let body = singleBody(texts[0] as string)
-  if (batched) {
-    const batch = assembleBatch(texts, { maxEvents: texts.length })
-    // Only deliveries that were sent together (or half of them) come here: they always fit.
-    if (batch.taken !== texts.length) throw new RangeError('a request no longer fits one body')
-    body = batch.body
-  }
+export function requestOf(deliveries: readonly StoredDelivery[]): Unit {
+  const batch = assembleBatch(
+    deliveries.map((d) => d.body),
+    { maxEvents: deliveries.length },
+  )
+  // Only deliveries that were sent together (or half of them) come here: they always fit.
+  if (batch.taken !== deliveries.length) throw new RangeError('a request no longer fits one body')
+  const body = batch.body
   return {
     rows: deliveries,
     ranges: [],
@@ -262,7 +260,7 @@ function boundRequests(rows: readonly StoredDelivery[]): Map<string, Unit> {
     group.sort((a, b) => (a.requestPosition ?? 0) - (b.requestPosition ?? 0))
     if (group.length < 2 || requestId(group.map(nameOf)) !== id) continue
     try {
-      requests.set(id, requestOf(group, true))
+      requests.set(id, requestOf(group))
     } catch {
       // Cannot happen for deliveries that were sent together; if it did, they go as rows.
     }

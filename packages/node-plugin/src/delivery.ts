@@ -380,7 +380,7 @@ export class DeliveryWorker {
     const deliveries = this.buffer.deliveries(unit)
     const half = Math.ceil(deliveries.length / 2)
     for (const part of [deliveries.slice(0, half), deliveries.slice(half)]) {
-      await this.send(requestOf(part, true))
+      await this.send(requestOf(part))
     }
   }
 

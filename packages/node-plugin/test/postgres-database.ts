@@ -82,6 +82,28 @@ export interface PostgresStoreFixture {
 }
 
 /**
+ * Storage on one schema: `connect()` opens another store on it (another
+ * process, max 4 connections each); `cleanup()` closes them and drops the schema.
+ *
+ * @example
+ * const fixture = schemaFixture(url, uniqueSchemaName('aw_upgrade'))
+ */
+export function schemaFixture(url: string, schema: string): PostgresStoreFixture {
+  const opened: PostgresQueueStore[] = []
+  return {
+    connect: () => {
+      const store = new PostgresQueueStore({ connectionString: url, schema, max: 4 })
+      opened.push(store)
+      return store
+    },
+    cleanup: async () => {
+      await Promise.all(opened.map((store) => store.close()))
+      await dropSchemas(url, [schema])
+    },
+  }
+}
+
+/**
  * The PostgreSQL entry for the plugin-level suites' store list: one factory
  * when `DATABASE_URL` is set; none (with the printed notice) when it is not;
  * under `CI=true` without it, a factory whose `make()` fails the tests.
@@ -99,19 +121,7 @@ export function postgresStoreFactories(): {
       {
         name: 'postgres',
         async make() {
-          const schema = uniqueSchemaName('aw_plugin')
-          const opened: PostgresQueueStore[] = []
-          return {
-            connect: () => {
-              const store = new PostgresQueueStore({ connectionString: url, schema, max: 4 })
-              opened.push(store)
-              return store
-            },
-            cleanup: async () => {
-              await Promise.all(opened.map((s) => s.close()))
-              await dropSchemas(url, [schema])
-            },
-          }
+          return schemaFixture(url, uniqueSchemaName('aw_plugin'))
         },
       },
     ]

@@ -7,20 +7,21 @@ import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
-import { PostgresQueueStore } from '../src/store/postgres.js'
 import { SqliteQueueStore } from '../src/store/sqlite.js'
-import type { DeadLetter, QueueStore } from '../src/store/types.js'
-import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
+import type { DeadLetter } from '../src/store/types.js'
+import {
+  describePostgres,
+  type PostgresStoreFixture,
+  schemaFixture,
+  uniqueSchemaName,
+} from './postgres-database.js'
 import { FIXTURE_SCHEMA, fixtureDeliveries, T0 } from './upgrade/state.js'
 
 const RELEASES = ['release-0']
 const FIXTURES = join(import.meta.dirname, 'upgrade')
 
-/** Opens a fresh copy of a release's queue; `connect()` gives a new store on it each time. */
-interface Restored {
-  connect(): QueueStore
-  cleanup(): Promise<void>
-}
+/** A fresh copy of a release's queue; `connect()` gives a new store on it each time. */
+type Restored = PostgresStoreFixture
 
 function restoreSqlite(release: string): Restored {
   const dir = mkdtempSync(join(tmpdir(), 'aw-upgrade-'))
@@ -47,18 +48,7 @@ async function restorePostgres(url: string, release: string): Promise<Restored> 
   } finally {
     await client.end()
   }
-  const opened: QueueStore[] = []
-  return {
-    connect: () => {
-      const store = new PostgresQueueStore({ connectionString: url, schema, max: 2 })
-      opened.push(store)
-      return store
-    },
-    cleanup: async () => {
-      await Promise.all(opened.map((store) => store.close()))
-      await dropSchemas(url, [schema])
-    },
-  }
+  return schemaFixture(url, schema)
 }
 
 function describeUpgrades(restore: (release: string) => Promise<Restored>): void {
