@@ -50,25 +50,49 @@ export function assembleBatch(
 ): { body: WebhookBody; taken: number } {
   const first = events[0]
   if (first === undefined) throw new RangeError('assembleBatch needs at least one event')
-  const maxEvents = Math.max(1, Math.min(limits.maxEvents, events.length))
+  const taken = fitting(events, 0, limits)
+  const json =
+    taken === events.length ? `[${events.join(',')}]` : `[${events.slice(0, taken).join(',')}]`
+  return { body: { json, firstEventJson: first, count: taken, isBatch: true }, taken }
+}
+
+/**
+ * How a run of serialised events is cut into batches: the size of each, in
+ * order, each as many as {@link assembleBatch} would take from where the one
+ * before ended. A sender that records these sizes before sending can form the
+ * same batches again after a restart, byte for byte.
+ *
+ * @example
+ * batchSizes(queuedJson, { maxEvents: 100 }) // [100, 100, 56]
+ */
+export function batchSizes(events: readonly string[], limits: BatchLimits): number[] {
+  const sizes: number[] = []
+  for (let from = 0; from < events.length; ) {
+    const taken = fitting(events, from, limits)
+    sizes.push(taken)
+    from += taken
+  }
+  return sizes
+}
+
+/** How many events from `from` on fit in one batch (at least one). */
+function fitting(events: readonly string[], from: number, limits: BatchLimits): number {
+  const maxEvents = Math.max(1, Math.min(limits.maxEvents, events.length - from))
   const maxBytes = limits.maxBytes ?? MAX_BATCH_BYTES
   // A UTF-16 code unit is at most 3 UTF-8 bytes: when 3x the length fits, every event fits and the
   // per-character count (most of this function's cost) is skipped.
   let units = 1 + maxEvents
-  for (let i = 0; i < maxEvents; i++) units += (events[i] as string).length
+  for (let i = 0; i < maxEvents; i++) units += (events[from + i] as string).length
+  if (units * 3 <= maxBytes) return maxEvents
   let taken = 1
-  if (units * 3 <= maxBytes) taken = maxEvents
-  let bytes = taken === 1 ? 2 + utf8Length(first) : 0 // "[" + first + "]"
+  let bytes = 2 + utf8Length(events[from] as string) // "[" + first + "]"
   while (taken < maxEvents) {
-    const next = events[taken] as string
-    const size = 1 + utf8Length(next) // "," + next
+    const size = 1 + utf8Length(events[from + taken] as string) // "," + next
     if (bytes + size > maxBytes) break
     bytes += size
     taken++
   }
-  const json =
-    taken === events.length ? `[${events.join(',')}]` : `[${events.slice(0, taken).join(',')}]`
-  return { body: { json, firstEventJson: first, count: taken, isBatch: true }, taken }
+  return taken
 }
 
 /**

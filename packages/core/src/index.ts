@@ -4,6 +4,7 @@ export { DestinationBackoff, type DestinationBackoffOptions, type Gate } from '.
 export {
   assembleBatch,
   type BatchLimits,
+  batchSizes,
   singleBody,
   utf8Length,
   type WebhookBody,

@@ -2,7 +2,7 @@
 
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { assembleBatch, singleBody, utf8Length } from '../body.js'
+import { assembleBatch, batchSizes, singleBody, utf8Length } from '../body.js'
 import { encodeEvent } from '../payload.js'
 import { LIMITS } from '../settings.js'
 import { EVENT_TYPES, sampleEvents } from './fixtures.js'
@@ -119,6 +119,42 @@ describe('bodies: a batch stays within 512 KB', () => {
         },
       ),
       { numRuns: 500 },
+    )
+  })
+})
+
+describe('bodies: batchSizes cuts a run of events as assembleBatch takes them', () => {
+  it('examples: full batches, then the rest; a lone oversized event goes alone', () => {
+    const small = eventOfSize(100)
+    expect(batchSizes(Array(256).fill(small), { maxEvents: 100 })).toEqual([100, 100, 56])
+    expect(batchSizes([small], { maxEvents: 100 })).toEqual([1])
+    expect(batchSizes([], { maxEvents: 100 })).toEqual([])
+    const big = eventOfSize(600)
+    expect(batchSizes([small, big, small, small], { maxEvents: 10, maxBytes: 500 })).toEqual([
+      1, 1, 2,
+    ])
+  })
+
+  it('each size is what assembleBatch takes from where the last batch ended (property)', () => {
+    const event = fc
+      .record({ type: fc.constant('track'), p: fc.string({ unit: 'grapheme', maxLength: 300 }) })
+      .map((e) => JSON.stringify(e))
+    fc.assert(
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 10, max: 4_000 }),
+        (events, maxEvents, maxBytes) => {
+          const sizes = batchSizes(events, { maxEvents, maxBytes })
+          let from = 0
+          for (const size of sizes) {
+            expect(size).toBe(assembleBatch(events.slice(from), { maxEvents, maxBytes }).taken)
+            from += size
+          }
+          expect(from).toBe(events.length)
+        },
+      ),
+      { numRuns: 300 },
     )
   })
 })
