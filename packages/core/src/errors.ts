@@ -1,4 +1,39 @@
-/** Errors raised by the shared rules, each with a stable `code` callers can branch on. */
+/** The coded error base every package's errors extend, and the errors the shared rules raise with it. */
+
+/**
+ * The base of every error the packages raise: a stable string `code` to branch
+ * on (`too_few`, `queue_in_use`, `signature_mismatch`, ...), never the message,
+ * in the way undici's errors carry `UND_ERR_*` codes. Each package's error
+ * extends it with its own `name` and union of codes; no message ever carries a
+ * secret. It is a plain class, kept small for browser bundles: `instanceof`
+ * holds within one copy of core (the verifier bundles its own and exports it).
+ *
+ * @example
+ * try { webhookPlugin(settings) } catch (e) {
+ *   if (e instanceof WebhookError) console.error(e.name, e.code) // 'SettingsError' 'too_few'
+ * }
+ */
+export class WebhookError<Code extends string = string> extends Error {
+  override readonly name: string = 'WebhookError'
+  readonly code: Code
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/**
+ * `value` when it is an `Error`, else an `Error` whose message is
+ * `String(value)`: for reporting whatever a `catch` or a rejection caught.
+ *
+ * @example
+ * promise.catch((e: unknown) => events.emit('error', asError(e)))
+ * asError('boom').message // 'boom'
+ */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value))
+}
 
 /** What is wrong with a settings object. */
 export type SettingsErrorCode =
@@ -29,15 +64,13 @@ export type SettingsErrorCode =
  *   if (e instanceof SettingsError) console.log(e.field, e.code) // 'webhooks' 'too_few'
  * }
  */
-export class SettingsError extends Error {
+export class SettingsError extends WebhookError<SettingsErrorCode> {
   override readonly name = 'SettingsError'
   readonly field: string
-  readonly code: SettingsErrorCode
 
   constructor(field: string, code: SettingsErrorCode, rule: string) {
-    super(`Invalid webhook settings: ${field}: ${rule}`)
+    super(code, `Invalid webhook settings: ${field}: ${rule}`)
     this.field = field
-    this.code = code
   }
 }
 
@@ -59,14 +92,12 @@ export type PayloadErrorCode =
  *   if (e instanceof PayloadError) console.log(e.code) // 'unserializable'
  * }
  */
-export class PayloadError extends Error {
+export class PayloadError extends WebhookError<PayloadErrorCode> {
   override readonly name = 'PayloadError'
   readonly field: string
-  readonly code: PayloadErrorCode
 
   constructor(field: string, code: PayloadErrorCode, rule: string) {
-    super(`Invalid webhook payload: ${field}: ${rule}`)
+    super(code, `Invalid webhook payload: ${field}: ${rule}`)
     this.field = field
-    this.code = code
   }
 }

@@ -21,10 +21,19 @@ export {
   type Verdict,
 } from './classify.js'
 export {
+  DESTINATION_NAME,
+  type DeadReport,
+  type DeliveredReport,
+  type DeliveryReports,
+  type RetryReport,
+} from './destination.js'
+export {
+  asError,
   PayloadError,
   type PayloadErrorCode,
   SettingsError,
   type SettingsErrorCode,
+  WebhookError,
 } from './errors.js'
 export { fanOutOutcome, type Outcome } from './outcome.js'
 export {

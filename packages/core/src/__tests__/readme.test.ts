@@ -24,6 +24,7 @@ const expectedLogs: Array<Array<string | RegExp>> = [
   ["'ajs-next-1'", "'batch_ajs-next-1_3_z7dd6fyvwf'", "'batch_ajs-next-1_3_u5kudt21jz'"],
   ['true', 'true'],
   ["'retry' 'http_5xx' 120000", "'retry' 120000", "'wait'"],
+  ["'SettingsError' 'too_few'", "true 'Webhooks'"],
 ]
 
 describe('README: every TypeScript example runs and prints what its comments say', () => {
