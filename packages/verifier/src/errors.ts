@@ -1,5 +1,7 @@
 /** The one error the verifier throws, with a stable `code` and the HTTP status a receiver should answer. */
 
+import { WebhookError } from '@analytics-webhooks/core'
+
 /** Why a webhook was not accepted. */
 export type VerificationErrorCode =
   | 'missing_signature'
@@ -40,7 +42,8 @@ const STATUS: Readonly<Record<VerificationErrorCode, number>> = {
 /**
  * Thrown (or answered, by the adapters) when a webhook cannot be accepted.
  * Branch on `code`, never on `message`; `status` is the HTTP status the
- * adapters answer with. Messages never contain a secret or a signature.
+ * adapters answer with. Messages never contain a secret or a signature. It
+ * extends core's coded base, `WebhookError` (exported here too).
  *
  * @example
  * try {
@@ -50,15 +53,13 @@ const STATUS: Readonly<Record<VerificationErrorCode, number>> = {
  *   else throw error
  * }
  */
-export class WebhookVerificationError extends Error {
+export class WebhookVerificationError extends WebhookError<VerificationErrorCode> {
   override readonly name = 'WebhookVerificationError'
-  readonly code: VerificationErrorCode
   /** HTTP status to answer: 401 for signature problems, 400 bad JSON, 413 too large, 500 receiver misconfiguration. */
   readonly status: number
 
   constructor(code: VerificationErrorCode, message: string) {
-    super(message)
-    this.code = code
+    super(code, message)
     this.status = STATUS[code]
   }
 }

@@ -1,5 +1,7 @@
 /** `@analytics-webhooks/verifier`: verify classic (`X-Signature`) and Standard Webhooks signatures on raw bodies. */
 
+// Core's coded base of every error: `WebhookVerificationError` extends it.
+export { WebhookError } from '@analytics-webhooks/core'
 export { type VerificationErrorCode, WebhookVerificationError } from './errors.js'
 export { firstElementRange } from './first-element.js'
 export { type HeaderSource, readHeader } from './headers.js'

@@ -9,6 +9,7 @@ import {
   type VerifyOptions,
   verifyWebhook,
   verifyWebhookAsync,
+  WebhookError,
   WebhookVerificationError,
 } from '../index.js'
 import {
@@ -46,6 +47,9 @@ async function refusal(promise: Promise<unknown>): Promise<WebhookVerificationEr
     (e: unknown) => e,
   )
   expect(error).toBeInstanceOf(WebhookVerificationError)
+  // Core's coded base of every package's errors (issue 14).
+  expect(error).toBeInstanceOf(WebhookError)
+  expect(error).toMatchObject({ name: 'WebhookVerificationError' })
   return error as WebhookVerificationError
 }
 
