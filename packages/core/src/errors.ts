@@ -5,17 +5,20 @@
  * on (`too_few`, `queue_in_use`, `signature_mismatch`, ...), never the message,
  * in the way undici's errors carry `UND_ERR_*` codes. Each package's error
  * extends it with its own `name` and union of codes; no message ever carries a
- * secret. It is a plain class, kept small for browser bundles: `instanceof`
- * holds within one copy of core (the verifier bundles its own and exports it).
+ * secret. It is abstract and a few lines long, since every browser page loads
+ * it: `instanceof` holds within one copy of core (the verifier bundles its own
+ * and exports it).
  *
  * @example
  * try { webhookPlugin(settings) } catch (e) {
  *   if (e instanceof WebhookError) console.error(e.name, e.code) // 'SettingsError' 'too_few'
  * }
  */
-export class WebhookError<Code extends string = string> extends Error {
-  override readonly name: string = 'WebhookError'
-  readonly code: Code
+export abstract class WebhookError<Code extends string = string> extends Error {
+  /** The subclass's own name (`SettingsError`, ...): every package's error sets it. */
+  abstract override readonly name: string
+  // `declare`: set by the constructor, without a class-field definition in the output (bytes every page loads).
+  declare readonly code: Code
 
   constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -66,7 +69,7 @@ export type SettingsErrorCode =
  */
 export class SettingsError extends WebhookError<SettingsErrorCode> {
   override readonly name = 'SettingsError'
-  readonly field: string
+  declare readonly field: string
 
   constructor(field: string, code: SettingsErrorCode, rule: string) {
     super(code, `Invalid webhook settings: ${field}: ${rule}`)
@@ -94,7 +97,7 @@ export type PayloadErrorCode =
  */
 export class PayloadError extends WebhookError<PayloadErrorCode> {
   override readonly name = 'PayloadError'
-  readonly field: string
+  declare readonly field: string
 
   constructor(field: string, code: PayloadErrorCode, rule: string) {
     super(code, `Invalid webhook payload: ${field}: ${rule}`)

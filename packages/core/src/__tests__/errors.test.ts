@@ -16,14 +16,18 @@ function thrown(fn: () => unknown): unknown {
 }
 
 describe('WebhookError: one base with a stable code', () => {
-  it('carries its code, message, name and cause', () => {
+  it("carries its code, message, cause and its subclass's name", () => {
+    class StoreError extends WebhookError<'store_closed' | 'store_full'> {
+      override readonly name = 'StoreError'
+    }
     const cause = new Error('disk full')
-    const error = new WebhookError('store_closed', 'The store is closed', { cause })
+    const error = new StoreError('store_closed', 'The store is closed', { cause })
     expect(error).toBeInstanceOf(Error)
     expect(error).toBeInstanceOf(WebhookError)
-    expect(error).toMatchObject({ name: 'WebhookError', code: 'store_closed', cause })
+    expect(error).toBeInstanceOf(StoreError)
+    expect(error).toMatchObject({ name: 'StoreError', code: 'store_closed', cause })
     expect(error.message).toBe('The store is closed')
-    expect(String(error)).toBe('WebhookError: The store is closed')
+    expect(String(error)).toBe('StoreError: The store is closed')
   })
 
   it("is the base of core's SettingsError and PayloadError, which keep their own name and instanceof", () => {
