@@ -38,12 +38,13 @@ function report(kind: string, text: string): void {
   line.textContent = `${new Date().toLocaleTimeString()}  ${kind.padEnd(9)} ${text}`
   log.prepend(line)
 }
-webhooks.on('delivered', (r) => report('delivered', `${r.messageId} (${r.status ?? '2xx'})`))
+// delivered, retry and dead come once per request (a batch's events together), as in Node.
+webhooks.on('delivered', (r) => report('delivered', `${r.ids.join(', ')} (${r.status ?? '2xx'})`))
 webhooks.on('retry', (r) => {
-  const wait = ((r.retryAt - Date.now()) / 1000).toFixed(1)
-  report('retry', `${r.messageId}: ${r.status ?? r.reason}, again in ${wait} s`)
+  const wait = ((r.at - Date.now()) / 1000).toFixed(1)
+  report('retry', `${r.ids.join(', ')}: ${r.status ?? r.reason}, again in ${wait} s`)
 })
-webhooks.on('dead', (r) => report('dead', `${r.messageId}: ${r.reason}`))
+webhooks.on('dead', (r) => report('dead', `${r.ids.join(', ')}: ${r.reason}`))
 webhooks.on('dropped', (r) => report('dropped', `${r.messageId}: ${r.reason}`))
 
 const userId = 'browser-user-1'

@@ -1,8 +1,8 @@
-/** The typed reports a webhook plugin gives the page: delivered, retry, dead, dropped. */
+/** The typed reports a webhook plugin gives the page: core's delivered, retry and dead, and the browser's own dropped. */
 
-import type { ReasonCode } from '@analytics-webhooks/core/classify'
+import type { DeadReport, DeliveryReports } from '@analytics-webhooks/core/destination'
 
-/** One queued event, as every report describes it. */
+/** One queued event, as a `dropped` report describes it. */
 export interface QueuedEvent {
   /**
    * The queue's id of the entry holding the event (unique in this browser
@@ -21,28 +21,22 @@ export interface QueuedEvent {
 /** Why an event left the queue without being delivered or dead-lettered. */
 export type DropReason = 'queue_full' | 'storage_full' | 'corrupt'
 
-/** What each report carries. */
-export interface WebhookEventMap {
-  /** A URL answered 2xx. */
-  delivered: QueuedEvent & { readonly status: number | undefined }
+/**
+ * What each report carries. `delivered`, `retry` and `dead` are core's
+ * reports, one per request with the node plugin's fields, so one listener
+ * works on both plugins; `ids` holds each event's `messageId` (its queue id
+ * when it has none), in body order.
+ */
+export interface WebhookEventMap extends DeliveryReports {
   /**
-   * A temporary failure; the event stays queued until `retryAt` (ms since the
-   * epoch). Also a batch answered 413 (`http_413`): its events are sent again
-   * at once, split into two smaller requests.
+   * A permanent failure, an invalid event or an expired retry window: the
+   * request's events are given up. `detail` says what is wrong with an
+   * invalid event (e.g. "contains a circular reference"), else it is `null`.
+   * A browser keeps no dead-letter store, so `body` is the request's exact
+   * text (`''` for an event that could not be serialised), for the page to keep.
    */
-  retry: QueuedEvent & {
-    readonly reason: ReasonCode
-    readonly status: number | undefined
-    readonly retryAt: number
-  }
-  /** A permanent failure, an invalid event or an expired retry window: the event is given up. */
-  dead: QueuedEvent & {
-    readonly reason: ReasonCode
-    readonly status: number | undefined
-    /** For `invalid_payload`: what is wrong with the event (e.g. "contains a circular reference"). */
-    readonly detail?: string
-  }
-  /** The queue made room (oldest first) or could not read or store an event. */
+  dead: DeadReport & { readonly body: string }
+  /** The queue made room (oldest first) or could not read or store an event: one report per event. */
   dropped: QueuedEvent & { readonly reason: DropReason }
 }
 
@@ -67,8 +61,8 @@ export type Emit = <E extends WebhookEventName>(event: E, report: WebhookEventMa
  *
  * @example
  * const { on, emit } = createReports()
- * const off = on('dead', (r) => console.log(r.reason))
- * emit('dead', { id, messageId, body, attempts: 1, reason: 'http_4xx', status: 400 })
+ * const off = on('retry', (r) => console.log(r.reason, r.ids))
+ * emit('retry', { ids: ['ajs-next-1'], reason: 'http_5xx', status: 503, attempts: 1, at: Date.now() + 1000 })
  * off()
  */
 export function createReports(): { on: Subscribe; emit: Emit } {

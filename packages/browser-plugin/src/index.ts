@@ -1,7 +1,15 @@
 /** @analytics-webhooks/browser-plugin: signed webhooks from @segment/analytics-next, with a retry queue persisted in localStorage. */
 
-export { SettingsError } from '@analytics-webhooks/core/errors'
+export type {
+  DeadReport,
+  DeliveredReport,
+  DeliveryReports,
+  RetryReport,
+} from '@analytics-webhooks/core/destination'
+export { DESTINATION_NAME } from '@analytics-webhooks/core/destination'
+export { SettingsError, WebhookError } from '@analytics-webhooks/core/errors'
 export type { WebhookSettingsInput } from '@analytics-webhooks/core/settings'
+export { BrowserWebhookError, type BrowserWebhookErrorCode } from './errors.js'
 export type {
   DropReason,
   QueuedEvent,
@@ -10,10 +18,5 @@ export type {
   WebhookEventName,
   WebhookListener,
 } from './events.js'
-export {
-  type WebhookPlugin,
-  WebhookPluginError,
-  type WebhookPluginOptions,
-  webhookPlugin,
-} from './plugin.js'
+export { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from './plugin.js'
 export type { Fetch } from './send.js'

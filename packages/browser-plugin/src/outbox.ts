@@ -34,8 +34,9 @@ export interface Outbox {
 
 /**
  * Sends what is due in the persisted queue, oldest first, and reports each
- * event's fate. Only the tab holding the lock sends, and it re-reads the queue
- * as it goes, so events other tabs queued are sent once, by it. While the
+ * request's fate (core's `delivered`, `retry` and `dead`, one per request).
+ * Only the tab holding the lock sends, and it re-reads the queue as it goes,
+ * so events other tabs queued are sent once, by it. While the
  * browser is offline (`navigator.onLine === false`) nothing is sent; call
  * `drain` again on `online`.
  *
@@ -68,10 +69,11 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
     if (at < Infinity) timer = setTimeout(drain, Math.max(0, at - Date.now()))
   }
 
-  /** Records what became of a request and reports each of its events; `halves` are what a 413 split it into. */
+  /** Records what became of a request and reports it, once for all its events; `halves` are what a 413 split it into. */
   const settle = (
     request: QueueEntry,
     events: readonly QueuedEvent[],
+    ids: string[],
     { verdict, reason, status, retryAfterMs }: Outcome,
     halves: readonly QueueEntry[],
   ) => {
@@ -83,13 +85,17 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         ? schedule.next({ attempts, enqueuedAt: request.enqueuedAt, now, retryAfterMs })
         : undefined
     // One wait for the whole request; the halves of a split one are sent at once.
-    const retryAt = next?.verdict === 'retry' ? next.at : halves[0] ? now : undefined
+    const at = next?.verdict === 'retry' ? next.at : halves[0] ? now : undefined
     if (next?.verdict === 'retry') queue.update({ ...request, attempts, nextAt: next.at })
     else queue.remove(request.id)
-    for (const event of events)
-      if (verdict === 'delivered') emit('delivered', { ...event, attempts, status })
-      else if (retryAt !== undefined) emit('retry', { ...event, attempts, reason, status, retryAt })
-      else emit('dead', { ...event, attempts, reason: next ? 'expired' : reason, status })
+    if (verdict === 'delivered') {
+      const messageIds = events.map((event) => event.messageId || null)
+      emit('delivered', { ids, messageIds, attempts, status })
+    } else if (at !== undefined) emit('retry', { ids, reason, status, attempts, at })
+    else {
+      const { body } = request
+      emit('dead', { ids, reason: next ? 'expired' : reason, status, attempts, detail: null, body })
+    }
   }
 
   const work = async (): Promise<void> => {
@@ -103,8 +109,9 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         if (!entry) continue
         if (now >= schedule.deadline(entry.enqueuedAt)) {
           queue.remove(id)
-          for (const event of eventsOf(entry))
-            emit('dead', { ...event, reason: 'expired', status: undefined })
+          const { attempts, body } = entry
+          const ids = idsOf(eventsOf(entry))
+          emit('dead', { ids, reason: 'expired', status: undefined, attempts, detail: null, body })
         } else if (entry.nextAt <= now) due.push(entry)
         else next = Math.min(next, entry.nextAt)
       }
@@ -126,7 +133,7 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
             : queue.put({ ...request, sent: 1 })
         }
         const events = eventsOf(request)
-        const ids = events.map((event) => event.messageId || event.id)
+        const ids = idsOf(events)
         const body: WebhookBody = {
           json: request.body,
           firstEventJson: (events[0] as QueuedEvent).body,
@@ -161,7 +168,7 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
                 }),
               )
             : []
-        settle(request, events, outcome, halves)
+        settle(request, events, ids, outcome, halves)
         due.unshift(...halves)
       }
     }
@@ -196,6 +203,11 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
   }
 
   return { drain, stop }
+}
+
+/** Each event's id in its request, the ids its `webhook-id` is formed from: its messageId, else its queue id. */
+function idsOf(events: readonly QueuedEvent[]): string[] {
+  return events.map((event) => event.messageId || event.id)
 }
 
 function online(): boolean {

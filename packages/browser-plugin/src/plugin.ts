@@ -1,9 +1,11 @@
 /** The analytics-next destination plugin: validates settings, queues every event in localStorage, and drains the queue. */
 
+import { DESTINATION_NAME } from '@analytics-webhooks/core/destination'
 import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
 import { parseSettings, type WebhookSettingsInput } from '@analytics-webhooks/core/settings'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { version } from '../package.json'
+import { BrowserWebhookError } from './errors.js'
 import { createReports, type Subscribe } from './events.js'
 import { createOutbox, type Outbox } from './outbox.js'
 import { openQueue, type PersistedQueue, webStorage } from './queue.js'
@@ -34,22 +36,6 @@ export interface WebhookPlugin extends Plugin {
   flush(): Promise<void>
 }
 
-/** Thrown by {@link webhookPlugin} when the page cannot run it as configured. */
-export class WebhookPluginError extends Error {
-  override readonly name = 'WebhookPluginError'
-  /**
-   * `insecure_context`: signing needs WebCrypto, which browsers only offer on
-   * HTTPS and localhost pages. `invalid_option`: a browser option (named in the
-   * message) is not a positive whole number.
-   */
-  readonly code: 'insecure_context' | 'invalid_option'
-
-  constructor(code: WebhookPluginError['code'], message: string) {
-    super(message)
-    this.code = code
-  }
-}
-
 let warned = false
 
 /**
@@ -61,7 +47,7 @@ let warned = false
  *
  * @example
  * const webhooks = webhookPlugin({ webhooks: ['https://hooks.example.com/segment'] })
- * webhooks.on('dead', (r) => console.warn('webhook gave up', r.reason, r.messageId))
+ * webhooks.on('dead', (r) => console.warn('webhook gave up', r.reason, r.ids))
  * const analytics = AnalyticsBrowser.load({ writeKey, plugins: [webhooks] })
  * // or, later: await analytics.register(webhooks)
  */
@@ -72,7 +58,7 @@ export function webhookPlugin(
   const settings = parseSettings(input)
   if (settings.sharedSecret !== undefined) {
     if (globalThis.isSecureContext === false) {
-      throw new WebhookPluginError('insecure_context', 'sharedSecret: signing needs HTTPS')
+      throw new BrowserWebhookError('insecure_context', 'sharedSecret: signing needs HTTPS')
     }
     if (!warned) {
       warned = true
@@ -84,7 +70,7 @@ export function webhookPlugin(
   const { storageKey = 'analytics-webhooks', maxQueueEvents = 1000, maxQueueChars = 2e6 } = options
   for (const [field, value] of Object.entries({ maxQueueEvents, maxQueueChars })) {
     if (!Number.isInteger(value) || value < 1) {
-      throw new WebhookPluginError('invalid_option', `${field}: must be a positive whole number`)
+      throw new BrowserWebhookError('invalid_option', `${field}: must be a positive whole number`)
     }
   }
   const { on, emit } = createReports()
@@ -125,13 +111,12 @@ export function webhookPlugin(
       body = encodeEvent(event)
     } catch (error) {
       emit('dead', {
-        id: messageId,
-        messageId,
-        body: '',
-        attempts: 0,
+        ids: [messageId],
         reason: 'invalid_payload',
         status: undefined,
+        attempts: 0,
         detail: (error as Error).message,
+        body: '',
       })
       return ctx
     }
@@ -140,7 +125,8 @@ export function webhookPlugin(
   }
 
   return {
-    name: 'Analytics Webhooks',
+    // Segment's own Webhooks destination's name, as in Node: `integrations: { Webhooks: false }` skips it.
+    name: DESTINATION_NAME,
     type: 'destination',
     version,
     isLoaded: () => loaded,

@@ -1,9 +1,16 @@
 // @vitest-environment happy-dom
 /** Delivery from the page: queued before sending, fan-out, retries, backoff, offline, page hide and reports. */
 
-import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core'
+import {
+  DESTINATION_NAME,
+  type DeliveryReports,
+  encodeEvent,
+  type SegmentEvent,
+  WebhookError,
+} from '@analytics-webhooks/core'
 import type { Context } from '@segment/analytics-next'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
+import { BrowserWebhookError } from '../errors.js'
 import type { WebhookEventMap, WebhookEventName } from '../events.js'
 import type { WebhookSettingsInput } from '../index.js'
 import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
@@ -124,7 +131,7 @@ describe('every call is written to the persisted queue before it is sent', () =>
     expect(e).toEqual(before) // ctx.event is shared with other destinations: never mutated
     expect(queued()).toEqual([])
     expect(reports).toEqual([
-      ['delivered', expect.objectContaining({ messageId: e.messageId, attempts: 1, status: 200 })],
+      ['delivered', { ids: [e.messageId], messageIds: [e.messageId], attempts: 1, status: 200 }],
     ])
   })
 
@@ -170,18 +177,22 @@ describe('every call is written to the persisted queue before it is sent', () =>
     const { plugin, reports } = start({}, { fetch })
     const circular: Record<string, unknown> = {}
     circular.self = circular
-    plugin.track?.(ctx(event('track', { properties: circular })))
+    const e = event('track', { properties: circular })
+    plugin.track?.(ctx(e))
     await tick()
     expect(calls).toEqual([])
     expect(queued()).toEqual([])
     expect(reports).toEqual([
       [
         'dead',
-        expect.objectContaining({
+        {
+          ids: [e.messageId],
           reason: 'invalid_payload',
+          status: undefined,
           attempts: 0,
           detail: expect.stringContaining('circular reference'),
-        }),
+          body: '',
+        },
       ],
     ])
   })
@@ -212,7 +223,7 @@ describe('retries', () => {
       'retry',
       expect.objectContaining({ reason: 'http_5xx', status: 503, attempts: 1 }),
     ])
-    const { retryAt } = (reports[0] as [string, WebhookEventMap['retry']])[1]
+    const { at: retryAt } = (reports[0] as [string, WebhookEventMap['retry']])[1]
     expect(retryAt).toBeGreaterThanOrEqual(sentAt - 150 + 30_000)
     expect(localStorage.getItem(queued()[0] as string)).toMatch(/^\[1,/)
 
@@ -363,6 +374,15 @@ describe('several tabs and leaving the page', () => {
 })
 
 describe('reports', () => {
+  it("are core's delivered, retry and dead reports, the node plugin's fields, one per request", () => {
+    expectTypeOf<WebhookEventMap['delivered']>().toEqualTypeOf<DeliveryReports['delivered']>()
+    expectTypeOf<WebhookEventMap['retry']>().toEqualTypeOf<DeliveryReports['retry']>()
+    // `dead` adds the request's body: a browser keeps no dead-letter store.
+    expectTypeOf<WebhookEventMap['dead']>().toEqualTypeOf<
+      DeliveryReports['dead'] & { readonly body: string }
+    >()
+  })
+
   it('reports the oldest events dropped when the queue is full', async () => {
     setOnline(false)
     const { plugin, reports } = start({}, { fetch: receiver().fetch, maxQueueEvents: 2 })
@@ -385,7 +405,7 @@ describe('reports', () => {
       throw new Error('listener bug')
     })
     const seen: string[] = []
-    const off = plugin.on('delivered', (r) => seen.push(r.messageId))
+    const off = plugin.on('delivered', (r) => seen.push(...r.ids))
     plugin.track?.(ctx(event('track')))
     await tick()
     off()
@@ -408,17 +428,27 @@ describe('settings', () => {
     ).toThrow(expect.objectContaining({ code: 'reserved_header' }))
   })
 
-  it('validates the browser options', () => {
-    for (const options of [{ maxQueueEvents: 0 }, { maxQueueChars: 1.5 }]) {
-      expect(() => webhookPlugin({ webhooks: [HOOK] }, options)).toThrow(
-        expect.objectContaining({ code: 'invalid_option', name: 'WebhookPluginError' }),
-      )
+  it("validates the browser options, with core's coded error naming the option and the rule", () => {
+    for (const [options, message] of [
+      [{ maxQueueEvents: 0 }, 'maxQueueEvents: must be a positive whole number'],
+      [{ maxQueueChars: 1.5 }, 'maxQueueChars: must be a positive whole number'],
+    ] as const) {
+      let error: unknown
+      try {
+        webhookPlugin({ webhooks: [HOOK] }, options)
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(BrowserWebhookError)
+      expect(error).toBeInstanceOf(WebhookError)
+      expect(error).toMatchObject({ code: 'invalid_option', name: 'BrowserWebhookError', message })
     }
   })
 
-  it('is an analytics-next destination plugin', () => {
+  it("is an analytics-next destination plugin named as core names it: Segment's Webhooks", () => {
     const plugin = webhookPlugin({ webhooks: [HOOK] }, { fetch: receiver().fetch })
-    expect(plugin).toMatchObject({ name: 'Analytics Webhooks', type: 'destination' })
+    expect(plugin).toMatchObject({ name: DESTINATION_NAME, type: 'destination' })
+    expect(plugin.name).toBe('Webhooks')
     expect(plugin.isLoaded()).toBe(false)
     void plugin.load({} as Context, {} as never)
     plugins.push(plugin)

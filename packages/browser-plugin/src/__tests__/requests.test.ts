@@ -84,6 +84,12 @@ const track = (plugin: WebhookPlugin, events: SegmentEvent[]) => {
 
 const queued = () => Object.keys(localStorage).filter((k) => k.startsWith('analytics-webhooks:'))
 const names = (reports: Report[]) => reports.map(([name]) => name)
+/** How many events the `name` reports cover: core's reports come one per request, with an id per event. */
+const eventsIn = (reports: Report[], name: 'delivered' | 'retry' | 'dead') =>
+  reports.reduce(
+    (sum, [n, r]) => sum + (n === name ? (r as { ids: readonly string[] }).ids.length : 0),
+    0,
+  )
 const realTimeout = globalThis.setTimeout
 
 /**
@@ -134,7 +140,7 @@ describe('a probe that cannot be signed', () => {
     const sign = vi.spyOn(crypto.subtle, 'sign').mockRejectedValueOnce(new Error('refused'))
     await until(() => expect(sign).toHaveBeenCalled(), 500)
     expect(calls).toHaveLength(3)
-    await until(() => expect(names(reports).filter((n) => n === 'delivered')).toHaveLength(3), 1000)
+    await until(() => expect(eventsIn(reports, 'delivered')).toBe(3), 1000)
     expect(queued()).toEqual([])
   })
 })
@@ -152,16 +158,27 @@ describe('a batch answered 500 is retried as it was', () => {
     )
     track(plugin, batch)
     setOnline(true)
-    await until(() => expect(reports).toHaveLength(3))
+    await until(() => expect(reports).toHaveLength(1))
     const [first] = calls as [Call]
     expect(first.body).toBe(`[${batch.map(encodeEvent)}]`)
     // Stored as one request before it was sent, and waiting as one: one retry time for its events.
     expect(first.stored).toEqual([
       `[0,${Date.parse('2026-01-01')},${Date.parse('2026-01-01')},"${batch[0]?.messageId}",3]\n${first.body}`,
     ])
-    expect(names(reports)).toEqual(['retry', 'retry', 'retry'])
-    const retryAt = new Set(reports.map(([, r]) => (r as WebhookEventMap['retry']).retryAt))
-    expect(retryAt.size).toBe(1)
+    // One report for the request, with core's fields: its events' ids and one retry time.
+    expect(reports).toEqual([
+      [
+        'retry',
+        {
+          ids: batch.map((e) => e.messageId),
+          reason: 'http_5xx',
+          status: 500,
+          attempts: 1,
+          at: expect.any(Number),
+        },
+      ],
+    ])
+    const { at } = (reports[0] as [string, WebhookEventMap['retry']])[1]
     expect(queued()).toHaveLength(1)
 
     // Events tracked while the batch waits are sent apart, at once.
@@ -170,7 +187,7 @@ describe('a batch answered 500 is retried as it was', () => {
     await until(() => expect(calls).toHaveLength(2))
     expect(calls[1]?.ids).toEqual(later.map((e) => e.messageId))
 
-    await vi.advanceTimersByTimeAsync(([...retryAt][0] as number) - Date.now())
+    await vi.advanceTimersByTimeAsync(at - Date.now())
     await until(() => expect(calls).toHaveLength(3))
     const retried = calls[2] as Call
     expect(retried.body).toBe(first.body)
@@ -183,7 +200,27 @@ describe('a batch answered 500 is retried as it was', () => {
         .update(encodeEvent(batch[0] as SegmentEvent))
         .digest('hex'),
     )
-    await until(() => expect(names(reports).filter((n) => n === 'delivered')).toHaveLength(5))
+    await until(() => expect(eventsIn(reports, 'delivered')).toBe(5))
+    expect(reports.filter(([n]) => n === 'delivered')).toEqual([
+      [
+        'delivered',
+        {
+          ids: later.map((e) => e.messageId),
+          messageIds: later.map((e) => e.messageId),
+          attempts: 1,
+          status: 200,
+        },
+      ],
+      [
+        'delivered',
+        {
+          ids: batch.map((e) => e.messageId),
+          messageIds: batch.map((e) => e.messageId),
+          attempts: 2,
+          status: 200,
+        },
+      ],
+    ])
     expect(queued()).toEqual([])
   })
 
@@ -214,7 +251,7 @@ describe('a batch answered 500 is retried as it was', () => {
     )
     track(page1.plugin, batch)
     setOnline(true)
-    await until(() => expect(page1.reports).toHaveLength(3))
+    await until(() => expect(page1.reports).toHaveLength(1)) // one retry report for the batch
     await vi.advanceTimersByTimeAsync(200) // the drain ends and lets go of the lock
     leave(page1.plugin)
 
@@ -233,7 +270,7 @@ describe('a batch answered 500 is retried as it was', () => {
     expect(again.headers['webhook-id']).toBe(sent.headers['webhook-id'])
     expect(again.headers['X-Signature']).toBe(sent.headers['X-Signature'])
     expect(second.calls.find((c) => c !== again)?.ids).toEqual(meanwhile.map((e) => e.messageId))
-    await until(() => expect(page2.reports.filter(([n]) => n === 'delivered')).toHaveLength(5))
+    await until(() => expect(eventsIn(page2.reports, 'delivered')).toBe(5))
   })
 
   it('is stored before its first send, so a page that goes away before the answer leaves it to the next page as it was', async () => {
@@ -279,7 +316,7 @@ describe('413 Payload Too Large: the one exception', () => {
     const events = Array.from({ length: 5 }, () => sized(900))
     track(plugin, events)
     setOnline(true)
-    await until(() => expect(names(reports).filter((n) => n === 'delivered')).toHaveLength(5))
+    await until(() => expect(eventsIn(reports, 'delivered')).toBe(5))
     // 5 (too large) -> 3 (too large) + 2; 3 -> 2 + 1.
     expect(calls.map((c) => [c.ids.length, c.body.length > limit ? 413 : 200])).toEqual([
       [5, 413],
@@ -293,10 +330,14 @@ describe('413 Payload Too Large: the one exception', () => {
     const accepted = calls.filter((c) => c.body.length <= limit)
     expect(accepted.flatMap((c) => c.ids).sort()).toEqual(events.map((e) => e.messageId).sort())
     for (const c of accepted) expect(c.headers['webhook-id']).toBe(requestId(c.ids))
-    expect(names(reports).filter((n) => n === 'retry')).toHaveLength(5 + 3)
+    // One retry report per request split, covering its events.
+    expect(names(reports).filter((n) => n === 'retry')).toHaveLength(2)
+    expect(eventsIn(reports, 'retry')).toBe(5 + 3)
     expect(reports.find(([n]) => n === 'retry')?.[1]).toMatchObject({
+      ids: events.map((e) => e.messageId),
       reason: 'http_413',
       status: 413,
+      attempts: 1,
     })
     expect(names(reports)).not.toContain('dead')
     expect(queued()).toEqual([])
@@ -316,12 +357,14 @@ describe('413 Payload Too Large: the one exception', () => {
     expect(reports).toEqual([
       [
         'dead',
-        expect.objectContaining({
-          messageId: big.messageId,
+        {
+          ids: [big.messageId],
           reason: 'http_413',
           status: 413,
           attempts: 1,
-        }),
+          detail: null,
+          body: batchSize > 1 ? `[${encodeEvent(big)}]` : encodeEvent(big),
+        },
       ],
     ])
     expect(queued()).toEqual([])
@@ -348,7 +391,8 @@ describe('events stored by the previous release', () => {
       for (const [i, e] of old.entries()) storeOld(i === 1 ? 2 : 0, e, i) // the second failed twice
       const { fetch, calls } = receiver()
       const { reports } = start({ batchSize }, { fetch })
-      await until(() => expect(names(reports)).toEqual(['delivered', 'delivered', 'delivered']))
+      await until(() => expect(eventsIn(reports, 'delivered')).toBe(3))
+      expect(names(reports)).toEqual(sizes.map(() => 'delivered')) // one report per request
       expect(calls.map((c) => c.ids.length)).toEqual(sizes)
       expect(calls.flatMap((c) => c.ids)).toEqual(old.map((e) => e.messageId))
       expect(

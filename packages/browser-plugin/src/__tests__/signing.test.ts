@@ -118,7 +118,11 @@ describe('a secret in a browser is public', () => {
     const webhookPlugin = await load()
     vi.stubGlobal('isSecureContext', false)
     expect(() => webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })).toThrow(
-      expect.objectContaining({ code: 'insecure_context' }),
+      expect.objectContaining({
+        name: 'BrowserWebhookError',
+        code: 'insecure_context',
+        message: expect.not.stringContaining(SECRET),
+      }),
     )
     expect(() => webhookPlugin({ webhooks: [HOOK] })).not.toThrow()
   })

@@ -13,7 +13,12 @@ const BOTH_SECRET = `whsec_${Buffer.from(SECRET).toString('base64')}`
 
 interface Harness {
   ready(): Promise<void>
-  send(call: string, first: string, fields?: Record<string, unknown>): Promise<SentEvent>
+  send(
+    call: string,
+    first: string,
+    fields?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<SentEvent>
   reports: PageReport[]
   flush(): Promise<void>
 }
@@ -75,8 +80,19 @@ describeChromium('end to end in Chromium', () => {
     return page
   }
 
-  const send = (page: Page, call: string, first: string, fields?: Record<string, unknown>) =>
-    page.evaluate(([c, f, x]) => harness.send(c, f, x), [call, first, fields] as const)
+  const send = (
+    page: Page,
+    call: string,
+    first: string,
+    fields?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ) =>
+    page.evaluate(([c, f, x, o]) => harness.send(c, f, x, o), [
+      call,
+      first,
+      fields,
+      options,
+    ] as const)
 
   /** The paths of the scripts `context` loads from now on. */
   function scriptsLoaded(context: BrowserContext): string[] {
@@ -115,8 +131,9 @@ describeChromium('end to end in Chromium', () => {
     [JSON.parse(request.body)].flat().map((event: { messageId: string }) => event.messageId)
 
   const reportsOf = (page: Page) => page.evaluate(() => harness.reports)
+  /** How many events the `name` reports cover: core's reports come one per request, an id per event. */
   const count = (reports: PageReport[], name: string) =>
-    reports.filter((r) => r.name === name).length
+    reports.filter((r) => r.name === name).reduce((sum, r) => sum + r.ids.length, 0)
 
   const queueLength = (page: Page) =>
     page.evaluate(
@@ -192,6 +209,35 @@ describeChromium('end to end in Chromium', () => {
     await receiver.down()
   })
 
+  it('is the destination named Webhooks: a call with integrations: { Webhooks: false } skips it, and no other name does', async () => {
+    const receiver = new Receiver()
+    await receiver.up()
+    const context = await profile()
+    const page = await open(context, { hook: receiver.url })
+    const skipped = await send(page, 'track', 'Skipped', {}, { integrations: { Webhooks: false } })
+    // The plugin's former name is nothing to analytics-next now.
+    const kept = await send(
+      page,
+      'track',
+      'Kept',
+      {},
+      {
+        integrations: { 'Analytics Webhooks': false },
+      },
+    )
+    await eventually(() => expect(receiver.received.map((r) => r.body)).toEqual([kept.expected]))
+    await new Promise((resolve) => setTimeout(resolve, 500)) // room for the skipped event to show up
+    const sentIds = receiver.received.map((r) => JSON.parse(r.body).messageId)
+    expect(sentIds).toEqual([kept.messageId])
+    expect(sentIds).not.toContain(skipped.messageId)
+    expect(await queueLength(page)).toBe(0) // never queued either
+    expect(await reportsOf(page)).toEqual([
+      { name: 'delivered', ids: [kept.messageId], reason: undefined, status: 200 },
+    ])
+    await context.close()
+    await receiver.down()
+  })
+
   it('receiver down, page reloaded, receiver up: the events arrive from the persisted queue', async () => {
     const receiver = new Receiver()
     await receiver.up()
@@ -202,9 +248,7 @@ describeChromium('end to end in Chromium', () => {
     for (let i = 0; i < 3; i++) sent.push(await send(page, 'track', `Offline ${i}`))
     await eventually(async () => {
       const reports = await page.evaluate(() => harness.reports)
-      expect(new Set(reports.filter((r) => r.name === 'retry').map((r) => r.messageId)).size).toBe(
-        3,
-      )
+      expect(new Set(reports.filter((r) => r.name === 'retry').flatMap((r) => r.ids)).size).toBe(3)
     })
     expect(await queueLength(page)).toBe(3)
 
@@ -259,8 +303,8 @@ describeChromium('end to end in Chromium', () => {
       const delivered = [
         ...(await tabA.evaluate(() => harness.reports)),
         ...(await tabB.evaluate(() => harness.reports)),
-      ].filter((r) => r.name === 'delivered')
-      expect(delivered).toHaveLength(8)
+      ]
+      expect(count(delivered, 'delivered')).toBe(8)
       await context.close()
       await receiver.down()
     })
@@ -375,14 +419,17 @@ describeChromium('end to end in Chromium', () => {
     expect(accepted.flatMap(idsIn)).toEqual(events.map((s) => s.messageId)) // each once, in order
     const ids = receiver.received.map((r) => r.headers['webhook-id'])
     expect(new Set(ids).size).toBe(receiver.received.length)
+    // One retry report for the batch split, covering its ten events.
     expect(
-      (await reportsOf(page)).filter((r) => r.name === 'retry').map((r) => [r.reason, r.status]),
-    ).toEqual(Array(10).fill(['http_413', 413]))
+      (await reportsOf(page))
+        .filter((r) => r.name === 'retry')
+        .map((r) => [r.ids.length, r.reason, r.status]),
+    ).toEqual([[10, 'http_413', 413]])
 
     const big = await send(page, 'track', 'Too large', { pad: 'x'.repeat(150 * 1024) })
     await eventually(async () =>
       expect((await reportsOf(page)).filter((r) => r.name === 'dead')).toEqual([
-        { name: 'dead', messageId: big.messageId, reason: 'http_413', status: 413 },
+        { name: 'dead', ids: [big.messageId], reason: 'http_413', status: 413 },
       ]),
     )
     expect(receiver.received.filter((r) => idsIn(r).includes(big.messageId))).toHaveLength(1)

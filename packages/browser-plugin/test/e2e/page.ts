@@ -8,7 +8,8 @@ import { type WebhookEventName, webhookPlugin } from '../../src/index.js'
 /** What the page records of each report, for the test to read. */
 export interface PageReport {
   name: WebhookEventName
-  messageId: string
+  /** Core's reports: the ids of the request's events (their messageIds); `dropped`: its event's messageId. */
+  ids: readonly string[]
   reason: string | undefined
   status: number | undefined
 }
@@ -37,7 +38,7 @@ for (const name of ['delivered', 'retry', 'dead', 'dropped'] as const) {
   plugin.on(name, (report) =>
     reports.push({
       name,
-      messageId: report.messageId,
+      ids: 'ids' in report ? report.ids : [report.messageId],
       reason: 'reason' in report ? report.reason : undefined,
       status: 'status' in report ? report.status : undefined,
     }),
@@ -57,14 +58,17 @@ const ready = (async () => {
   await analytics.ready()
 })()
 
-async function send(call: string, ...args: [string, Record<string, unknown>?]): Promise<SentEvent> {
+async function send(
+  call: string,
+  ...args: [string, Record<string, unknown>?, Record<string, unknown>?]
+): Promise<SentEvent> {
   await ready
   let ctx: Context
-  const [first, fields] = args
+  const [first, fields, callOptions] = args
   if (call === 'page') ctx = await analytics.page('Docs', first, fields)
   else if (call === 'screen') ctx = await analytics.screen('App', first, fields)
   else if (call === 'identify') ctx = await analytics.identify(first, fields)
-  else if (call === 'track') ctx = await analytics.track(first, fields)
+  else if (call === 'track') ctx = await analytics.track(first, fields, callOptions)
   else if (call === 'alias') ctx = await analytics.alias(first, 'anon-previous')
   else if (call === 'group') ctx = await analytics.group(first, fields)
   else throw new Error(`unknown call ${call}`)
