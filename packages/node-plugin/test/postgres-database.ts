@@ -1,16 +1,28 @@
-/** The PostgreSQL test database: `DATABASE_URL`, a throwaway schema per test run, and the skip-or-fail rule when it is missing. */
+/** The PostgreSQL test database: `DATABASE_URL` or this run's throwaway server, a throwaway schema per test run, and the skip-or-fail rule when there is none. */
 
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { describe, it } from 'vitest'
+import { describe, inject, it } from 'vitest'
 import { PostgresQueueStore } from '../src/store/postgres.js'
 import type { QueueStore } from '../src/store/types.js'
 
-/** The database the PostgreSQL tests use, from `DATABASE_URL`. */
-export const databaseUrl: string | undefined = process.env.DATABASE_URL || undefined
+/** What `test/throwaway-postgres.ts` provided, inside vitest (the benches import this file too, outside it). */
+function provided<K extends 'throwawayPostgresUrl' | 'throwawayPostgresFailure'>(
+  key: K,
+): string | undefined {
+  return process.env.VITEST ? inject(key) : undefined
+}
+
+/** The database the PostgreSQL tests use: `DATABASE_URL`, else the throwaway server this run started. */
+export const databaseUrl: string | undefined =
+  process.env.DATABASE_URL || provided('throwawayPostgresUrl') || undefined
 
 /** The notice printed (once) when the PostgreSQL tests are skipped, and thrown under `CI=true`. */
-export const SKIP_NOTICE = 'PostgreSQL tests skipped: DATABASE_URL is not set'
+export const SKIP_NOTICE = `PostgreSQL tests skipped: DATABASE_URL is not set${
+  provided('throwawayPostgresFailure')
+    ? ` and a throwaway PostgreSQL did not start: ${provided('throwawayPostgresFailure')}`
+    : ''
+}`
 
 let warned = false
 
@@ -21,9 +33,10 @@ function warnOnce(): void {
 }
 
 /**
- * `describe` for tests that need PostgreSQL. Without `DATABASE_URL` the block
- * is skipped with a printed notice, except under `CI=true`, where a test in
- * its place fails, so CI cannot pass without running them.
+ * `describe` for tests that need PostgreSQL. Without a database (no
+ * `DATABASE_URL`, and the throwaway server did not start) the block is skipped
+ * with a printed notice, except under `CI=true`, where a test in its place
+ * fails, so CI cannot pass without running them.
  *
  * @example
  * describePostgres('PostgresQueueStore claims', (url) => { it('…', async () => { … }) })
@@ -105,8 +118,8 @@ export function schemaFixture(url: string, schema: string): PostgresStoreFixture
 
 /**
  * The PostgreSQL entry for the plugin-level suites' store list: one factory
- * when `DATABASE_URL` is set; none (with the printed notice) when it is not;
- * under `CI=true` without it, a factory whose `make()` fails the tests.
+ * when there is a database; none (with the printed notice) when there is not;
+ * under `CI=true` without one, a factory whose `make()` fails the tests.
  *
  * @example
  * export const storeFactories = [sqliteFactory, ...postgresStoreFactories()]
