@@ -17,7 +17,7 @@ import { attempt, type Target, toTarget } from './http.js'
 import { neverAttempted } from './store/block.js'
 import type {
   BlockRange,
-  ClaimedBlock,
+  BlockRequest,
   NewDelivery,
   QueueStore,
   StoredDelivery,
@@ -247,54 +247,61 @@ export class DeliveryWorker {
           await this.refill()
       }
     }
-    return this.buffer.take(batchSize)
+    return this.buffer.take()
   }
 
   /**
-   * Claims more. A delivery claimed after its retry window closed is
-   * dead-lettered `expired` instead of sent, attempted or not. When a claim
-   * brought only such deliveries, the next claim follows at once: a backlog
-   * whose window closed while the destination was down ends at the next probe,
-   * not one claim per probe.
+   * Claims more. A request claimed after its retry window closed (the window
+   * of its oldest delivery) is dead-lettered `expired` instead of sent,
+   * attempted or not. When a claim brought only such requests, the next claim
+   * follows at once: a backlog whose window closed while the destination was
+   * down ends at the next probe, not one claim per probe.
    */
   private async refill(): Promise<void> {
-    const { store, queue, now, leaseMs, workerId, schedule } = this.config
+    const { store, queue, now, leaseMs, workerId, schedule, settings } = this.config
     for (;;) {
       const limit = this.config.claimBatch - this.buffer.size
       if (limit <= 0) return
-      const options = { limit, now: now(), leaseMs, worker: workerId }
-      // Stores with blocks hand them out whole: sent and acknowledged by range, no object per delivery.
-      const { deliveries, blocks } =
+      const options = {
+        limit,
+        now: now(),
+        leaseMs,
+        worker: workerId,
+        batchSize: settings.batchSize,
+      }
+      // Stores with blocks hand them out as requests by range: no object per delivery.
+      const { deliveries, requests } =
         store.claimBlocks && store.completeRanges
           ? await store.claimBlocks(queue, options)
-          : { deliveries: await store.claim(queue, options), blocks: [] }
+          : { deliveries: await store.claim(queue, options), requests: [] }
       const at = now()
-      const kept: StoredDelivery[] = []
-      const keptBlocks: ClaimedBlock[] = []
       const expired: StoredDelivery[] = []
-      const sort = (delivery: StoredDelivery): void => {
-        if (at >= schedule.deadline(delivery.enqueuedAt)) expired.push(delivery)
-        else kept.push(delivery)
-      }
-      for (const delivery of deliveries) sort(delivery)
-      // A failed request ends whole: when one of its deliveries expired, all of them do.
+      // A request ends whole: when one of its deliveries' window closed, all of theirs did.
       const ended = new Set<string>()
-      for (const d of expired) if (d.requestId) ended.add(d.requestId)
-      if (ended.size > 0) {
-        for (let i = kept.length - 1; i >= 0; i--) {
-          const d = kept[i] as StoredDelivery
-          if (d.requestId && ended.has(d.requestId)) expired.push(...kept.splice(i, 1))
+      for (const d of deliveries) {
+        if (at < schedule.deadline(d.enqueuedAt)) continue
+        if (d.requestId === null) expired.push(d)
+        else ended.add(d.requestId)
+      }
+      let kept = deliveries
+      if (expired.length > 0 || ended.size > 0) {
+        kept = []
+        for (const d of deliveries) {
+          if (d.requestId !== null && ended.has(d.requestId)) expired.push(d)
+          else if (d.requestId !== null || at < schedule.deadline(d.enqueuedAt)) kept.push(d)
         }
       }
-      for (const block of blocks) {
-        // A block's deliveries are in enqueue order: when its first is in its window, all are.
-        const first = block.deliveries[0]
-        if (first === undefined || at < schedule.deadline(first.enqueuedAt)) keptBlocks.push(block)
-        else for (const d of block.deliveries) sort(blockDelivery(queue, d))
+      const keptRequests: BlockRequest[] = []
+      for (const request of requests) {
+        if (at < schedule.deadline(oldest(request))) keptRequests.push(request)
+        else
+          for (const { block, from, to } of request.ranges)
+            for (let i = from; i < to; i++)
+              expired.push(blockDelivery(queue, block.deliveries[i] as NewDelivery))
       }
       await this.expire(expired)
-      this.buffer.add(kept, keptBlocks)
-      if (expired.length === 0 || kept.length > 0 || keptBlocks.length > 0) return
+      this.buffer.add(kept, keptRequests)
+      if (expired.length === 0 || kept.length > 0 || keptRequests.length > 0) return
     }
   }
 
@@ -432,11 +439,11 @@ export class DeliveryWorker {
   }
 
   /**
-   * Schedules a failed request's deliveries again. A request of several is
-   * retried as it was sent: one schedule for all of them (its most attempted
-   * delivery's count, its oldest delivery's window), bound to its id in body
-   * order, so the next attempt, the probe included, sends the same bytes under
-   * the same id. One delivery sent alone keeps its own schedule.
+   * Schedules a failed request's deliveries again. A batch is retried as it
+   * was sent: one schedule for all of them (its most attempted delivery's
+   * count, its oldest delivery's window), bound to its id in body order, so
+   * the next attempt, the probe included, sends the same bytes under the same
+   * id. One event sent alone (not in an array) keeps its own schedule.
    */
   private async retry(unit: Unit, outcome: Outcome): Promise<void> {
     const { store, queue, now, schedule, events } = this.config
@@ -465,7 +472,7 @@ export class DeliveryWorker {
       attempts,
       reason: outcome.reason,
       status: outcome.status ?? null,
-      requestId: unit.count > 1 ? unitId(unit) : null,
+      requestId: unit.body.isBatch ? unitId(unit) : null,
     })
     if (events.has('retry')) {
       events.emit('retry', {
@@ -514,6 +521,16 @@ export class DeliveryWorker {
       detail: death.detail,
     })
   }
+}
+
+/** When a block request's oldest delivery was enqueued: the first of one of its ranges (blocks keep enqueue order). */
+function oldest(request: BlockRequest): number {
+  let at = Number.POSITIVE_INFINITY
+  for (const { block, from } of request.ranges) {
+    const first = (block.deliveries[from] as NewDelivery).enqueuedAt
+    if (first < at) at = first
+  }
+  return at
 }
 
 function blockDelivery(queue: string, d: NewDelivery): StoredDelivery {

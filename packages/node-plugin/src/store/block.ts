@@ -3,6 +3,13 @@
 import type { ClaimedBlock, NewDelivery, StoredDelivery } from './types.js'
 
 /**
+ * Where requests start in a block, as a claim cut it (indexes, ascending);
+ * deliveries before the first start continue the request that began in the
+ * block before it in its group. `null`: each delivery is sent alone.
+ */
+export type BlockPlan = readonly number[] | null
+
+/**
  * The most deliveries one block row holds. An enqueue call of more becomes
  * several blocks; a claim takes whole blocks, so the worker's claims (256 and
  * up by default) fit one or more.
@@ -120,16 +127,39 @@ const GONE = 1
 const RELEASED = 2
 
 /**
+ * The blocks one claim leased and cut into requests together. Their rows are
+ * only rewritten once every delivery of every block has an outcome
+ * ({@link HeldGroup.settled}), so a request that runs from one block into the
+ * next is never found half gone after a crash.
+ */
+export class HeldGroup {
+  /** The group's id: the seq of its first block, as stored in `lease_group`. */
+  readonly id: number
+  readonly blocks: HeldBlock[] = []
+
+  constructor(id: number) {
+    this.id = id
+  }
+
+  /** `true` once every delivery of every block has an outcome. */
+  get settled(): boolean {
+    return this.blocks.every((block) => block.settled)
+  }
+}
+
+/**
  * A block this store instance has leased, with what became of each of its
- * deliveries. The block's row is only rewritten when every delivery has an
- * outcome ({@link HeldBlock.settled}): deleted when none was given back,
- * unleased or cut down to what was given back otherwise.
+ * deliveries. Deliveries recorded gone before it was leased (by a worker that
+ * held it before, see {@link HeldBlock.goneMask}) start gone.
  */
 export class HeldBlock implements ClaimedBlock {
   readonly seq: number
   readonly queue: string
   readonly worker: string
   readonly deliveries: readonly NewDelivery[]
+  /** How the claim that first leased it cut it into requests. */
+  readonly plan: BlockPlan
+  readonly group: HeldGroup
   /** Whether the store can find its deliveries by id yet (it indexes them only when asked by id). */
   indexed = false
   /** Another worker claimed it after this lease expired: that worker sends it, outcomes here are dropped. */
@@ -139,13 +169,24 @@ export class HeldBlock implements ClaimedBlock {
   /** How many are {@link GONE}: the row's `done` column, so `stats` does not count them. */
   gone = 0
 
-  constructor(seq: number, queue: string, worker: string, deliveries: readonly NewDelivery[]) {
+  constructor(
+    seq: number,
+    queue: string,
+    worker: string,
+    deliveries: readonly NewDelivery[],
+    options: { plan: BlockPlan; group: HeldGroup; gone?: string | null },
+  ) {
     this.seq = seq
     this.queue = queue
     this.worker = worker
     this.deliveries = deliveries
+    this.plan = options.plan
+    this.group = options.group
+    options.group.blocks.push(this)
     this.states = new Uint8Array(deliveries.length)
     this.pending = deliveries.length
+    const mask = options.gone
+    if (mask) for (let i = 0; i < mask.length; i++) if (mask[i] === '1') this.remove(i)
   }
 
   /** Marks delivery `index` delivered or moved out; `false` if it already had an outcome. */
@@ -165,19 +206,27 @@ export class HeldBlock implements ClaimedBlock {
     return true
   }
 
+  /** Whether delivery `index` has no outcome yet. */
+  isPending(index: number): boolean {
+    return this.states[index] === PENDING
+  }
+
   /** `true` once every delivery has an outcome. */
   get settled(): boolean {
     return this.pending === 0
+  }
+
+  /** Which deliveries are gone, one character each (`'1'` gone), or `null` when none is: the row's `gone` column. */
+  goneMask(): string | null {
+    if (this.gone === 0) return null
+    let mask = ''
+    for (let i = 0; i < this.states.length; i++) mask += this.states[i] === GONE ? '1' : '0'
+    return mask
   }
 
   /** Delivery `index` as a claim returns it. */
   claimed(index: number): StoredDelivery {
     const d = this.deliveries[index] as NewDelivery
     return neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt)
-  }
-
-  /** The deliveries given back unsent, which stay queued. */
-  released(): NewDelivery[] {
-    return this.deliveries.filter((_, i) => this.states[i] === RELEASED)
   }
 }

@@ -2,6 +2,7 @@
 
 import type { ReasonCode } from '@analytics-webhooks/core'
 import pg from 'pg'
+import { bindClaimed } from './bind.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import { PostgresStoreError } from './postgres-errors.js'
 import { migratePostgres } from './postgres-migrations.js'
@@ -12,6 +13,7 @@ import {
 } from './postgres-options.js'
 import { REPLAYABLE_SQL } from './replayable.js'
 import type {
+  ClaimOptions,
   DeadLetter,
   DeadSelection,
   KillUpdate,
@@ -212,18 +214,47 @@ export class PostgresQueueStore implements QueueStore {
   /**
    * Leases up to `limit` due deliveries, oldest due first. Rows another worker
    * is claiming right now are skipped (`FOR UPDATE SKIP LOCKED`), rows with a
-   * live lease are not due, and rows whose lease expired are taken over.
+   * live lease are not due, and rows whose lease expired are taken over. With
+   * `batchSize` above 1, the unbound ones are bound to requests in the same
+   * transaction, and claims of the queue take turns (a transaction-scoped
+   * advisory lock), so two workers never lease parts of one request.
    *
    * @example
    * const batch = await store.claim('default', { limit: 100, now: Date.now(), leaseMs: 30_000, worker: 'host-1:4242' })
    */
-  async claim(
-    queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): Promise<StoredDelivery[]> {
+  async claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]> {
     this.assertOpen()
     if (options.limit <= 0) return []
-    const { rows } = await this.pool.query<DeliveryRow & { seq: string }>(
+    const batchSize = options.batchSize ?? 1
+    if (batchSize <= 1) return (await this.lease(this.pool, queue, options)).map(toStoredDelivery)
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.s}:${queue}`])
+      const leased = (await this.lease(client, queue, options)).map(toStoredDelivery)
+      const { deliveries, bindings } = bindClaimed(leased, batchSize)
+      if (bindings.length > 0) {
+        await client.query(
+          `UPDATE ${this.s}.deliveries AS d SET request_id = b.request_id, request_pos = b.pos
+           FROM unnest($2::text[], $3::text[], $4::int[]) AS b(id, request_id, pos)
+           WHERE d.queue = $1 AND d.id = b.id`,
+          [
+            queue,
+            bindings.map((b) => b.id),
+            bindings.map((b) => b.requestId),
+            bindings.map((b) => b.position),
+          ],
+        )
+      }
+      return deliveries
+    })
+  }
+
+  /** Leases due rows, with the rest of any bound request one of them belongs to; sorted oldest due first. */
+  private async lease(
+    client: pg.Pool | pg.PoolClient,
+    queue: string,
+    options: ClaimOptions,
+  ): Promise<(DeliveryRow & { seq: string })[]> {
+    const { rows } = await client.query<DeliveryRow & { seq: string }>(
       `WITH due AS (
          SELECT id, request_id FROM ${this.s}.deliveries
          WHERE queue = $1 AND next_attempt_at <= $2
@@ -232,7 +263,7 @@ export class PostgresQueueStore implements QueueStore {
          LIMIT $3
          FOR UPDATE SKIP LOCKED
        ), mates AS (
-         -- The rest of a failed request one of them belongs to: a request is leased whole. As an
+         -- The rest of a bound request one of them belongs to: a request is leased whole. As an
          -- array, so the planner looks the ids up in the request index instead of merging all of it.
          SELECT id FROM ${this.s}.deliveries
          WHERE queue = $1
@@ -254,7 +285,7 @@ export class PostgresQueueStore implements QueueStore {
       (a, b) =>
         Number(a.next_attempt_at) - Number(b.next_attempt_at) || Number(a.seq) - Number(b.seq),
     )
-    return rows.map(toStoredDelivery)
+    return rows
   }
 
   /**

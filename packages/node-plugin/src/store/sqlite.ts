@@ -2,14 +2,18 @@
 
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import type { ReasonCode } from '@analytics-webhooks/core'
+import { type ReasonCode, requestId } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
-import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from './block.js'
+import { bindClaimed, nameOf } from './bind.js'
+import { BLOCK_MAX, type BlockPlan, HeldBlock, HeldGroup, packBlock, unpackBlock } from './block.js'
+import { planGroup, requestsOf } from './block-plan.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import { REPLAYABLE_SQL } from './replayable.js'
 import type {
   BlockRange,
+  BlockRequest,
   ClaimedBlock,
+  ClaimOptions,
   DeadLetter,
   DeadSelection,
   KillUpdate,
@@ -118,6 +122,14 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE deliveries ADD COLUMN request_id TEXT;
    ALTER TABLE deliveries ADD COLUMN request_pos INTEGER;
    CREATE INDEX deliveries_request ON deliveries (queue, request_id) WHERE request_id IS NOT NULL;`,
+  // A claim cuts the blocks it leases into requests before sending any and records the cut, so
+  // the same requests are formed again after a restart or a lease takeover (see block-plan.ts):
+  // `lease_group` is the seq of the first block leased with it, `plan` where its requests start
+  // (JSON; NULL: each delivery alone), `gone` which of its deliveries have an outcome ('0'/'1').
+  `ALTER TABLE delivery_blocks ADD COLUMN lease_group INTEGER;
+   ALTER TABLE delivery_blocks ADD COLUMN plan TEXT;
+   ALTER TABLE delivery_blocks ADD COLUMN gone TEXT;
+   CREATE INDEX delivery_blocks_group ON delivery_blocks (lease_group) WHERE lease_group IS NOT NULL;`,
 ]
 
 interface DeliveryRow {
@@ -293,97 +305,186 @@ export class SqliteQueueStore implements QueueStore {
    * Leases rows first (retries, replays, deliveries given back one by one),
    * then whole blocks, oldest due first. A block is split into rows when it
    * does not fit in `limit` or is not wholly due, and nothing else was taken.
+   * Every delivery of a batch is returned bound to its request.
    */
-  async claim(
-    queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): Promise<StoredDelivery[]> {
-    const { deliveries: claimed, blocks } = this.claimHeld(queue, options)
-    if (blocks.length === 0) return claimed
-    for (const block of blocks) {
-      for (let i = 0; i < block.deliveries.length; i++) claimed.push(block.claimed(i))
+  async claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]> {
+    const { deliveries: claimed, requests } = this.claimHeld(queue, options)
+    if (requests.length === 0) return claimed
+    for (const request of requests) {
+      const members: StoredDelivery[] = []
+      for (const { block, from, to } of request.ranges) {
+        for (let i = from; i < to; i++) members.push((block as HeldBlock).claimed(i))
+      }
+      const id = request.batch ? requestId(members.map(nameOf)) : null
+      members.forEach((d, position) => {
+        claimed.push(id === null ? d : { ...d, requestId: id, requestPosition: position })
+      })
     }
     // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
     if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
     return claimed
   }
 
-  /** {@link claim}, with blocks handed out whole: see {@link QueueStore.claimBlocks}. */
+  /** {@link claim}, with blocks handed out as requests by range: see {@link QueueStore.claimBlocks}. */
   async claimBlocks(
     queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): Promise<{ deliveries: StoredDelivery[]; blocks: ClaimedBlock[] }> {
+    options: ClaimOptions,
+  ): Promise<{ deliveries: StoredDelivery[]; requests: BlockRequest[] }> {
     return this.claimHeld(queue, options)
   }
 
+  /**
+   * The claim: rows, then blocks. Blocks never leased before are leased as one
+   * group, cut into requests across them, and the cut is written with the
+   * lease; a block of a group leased before (its worker died, or gave it back)
+   * brings its whole group, cut as it was, even past `limit`.
+   */
   private claimHeld(
     queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): { deliveries: StoredDelivery[]; blocks: HeldBlock[] } {
+    options: ClaimOptions,
+  ): { deliveries: StoredDelivery[]; requests: BlockRequest[] } {
     const { limit, now, leaseMs, worker } = options
-    if (limit <= 0) return { deliveries: [], blocks: [] }
+    const batchSize = options.batchSize ?? 1
+    if (limit <= 0) return { deliveries: [], requests: [] }
     const until = now + leaseMs
     const candidates = this.statement(
-      `SELECT seq, count, last_at FROM delivery_blocks WHERE queue = ? AND ready_at <= ?
+      `SELECT seq, count, last_at, lease_group FROM delivery_blocks WHERE queue = ? AND ready_at <= ?
        ORDER BY ready_at, seq LIMIT ?`,
     )
     const lease = this.statement(
-      `UPDATE delivery_blocks SET lease_until = ?, ready_at = ?, worker = ?, done = 0 WHERE seq = ?`,
+      `UPDATE delivery_blocks SET lease_until = ?, ready_at = ?, worker = ?, done = 0, lease_group = ?
+       WHERE seq = ?`,
     )
-    const payload = this.statement('SELECT meta, bodies FROM delivery_block_bodies WHERE seq = ?')
-    const { rows, blocks, more } = this.database.transaction(() => {
-      const rows = this.claimRows(queue, limit, now, until, worker)
-      const blocks: { seq: number; meta?: string; bodies?: string }[] = []
+    const setPlan = this.statement('UPDATE delivery_blocks SET plan = ? WHERE seq = ?')
+    const { rows, groups, more } = this.database.transaction(() => {
+      const rows = this.claimRows(queue, limit, now, until, worker, batchSize)
+      const groups: HeldGroup[] = []
+      const taken = new Set<number>()
+      const fresh: { seq: number; deliveries: readonly NewDelivery[] }[] = []
       let room = limit - rows.length
+      let more = true
       // Candidates a page at a time: a leased block leaves the due set, so the same query
       // gives the next page. (Asking for `room` candidates read up to 256 rows to use one.)
-      while (room > 0) {
+      page: while (room > 0) {
         const found = candidates.all(queue, now, CANDIDATE_PAGE) as {
           seq: number
           count: number
           last_at: number
+          lease_group: number | null
         }[]
         for (const block of found) {
-          if (block.count > room || block.last_at > now) {
-            if (rows.length === 0 && blocks.length === 0) {
-              this.explode(block.seq)
-              rows.push(...this.claimRows(queue, room, now, until, worker))
+          if (taken.has(block.seq)) continue
+          if (block.lease_group !== null) {
+            const group = this.leaseGroup(queue, block.lease_group, until, worker, now)
+            for (const held of group.blocks) {
+              taken.add(held.seq)
+              room -= held.deliveries.length
             }
-            return { rows, blocks, more: true }
+            // Every delivery had an outcome already (recorded, then the process died): tidy it away.
+            if (group.settled) for (const held of group.blocks) this.finish(held)
+            else groups.push(group)
+            if (room <= 0) break page
+            continue
           }
-          lease.run(until, until, worker, block.seq)
-          if (this.fresh.get(block.seq)?.queue === queue) blocks.push({ seq: block.seq })
-          else blocks.push({ seq: block.seq, ...(payload.get(block.seq) as object) })
+          if (block.count > room || block.last_at > now) {
+            if (rows.length === 0 && groups.length === 0 && fresh.length === 0) {
+              this.explode(block.seq)
+              rows.push(...this.claimRows(queue, room, now, until, worker, batchSize))
+            }
+            break page
+          }
+          const group = fresh[0]?.seq ?? block.seq
+          lease.run(until, until, worker, group, block.seq)
+          taken.add(block.seq)
+          fresh.push({ seq: block.seq, deliveries: this.blockDeliveries(queue, block.seq) })
           room -= block.count
-          if (room === 0) return { rows, blocks, more: true }
+          if (room === 0) break page
         }
-        if (found.length < CANDIDATE_PAGE) return { rows, blocks, more: false }
+        if (found.length < CANDIDATE_PAGE) {
+          more = false
+          break
+        }
         // A lease of no length leaves its blocks due: the next page would repeat this one.
-        if (until <= now) return { rows, blocks, more: true }
+        if (until <= now) break
       }
-      return { rows, blocks, more: true }
+      if (fresh.length > 0) {
+        fresh.sort((a, b) => a.seq - b.seq)
+        const plans = planGroup(
+          fresh.map((b) => b.deliveries),
+          batchSize,
+        )
+        const group = new HeldGroup((fresh[0] as { seq: number }).seq)
+        fresh.forEach(({ seq, deliveries }, i) => {
+          const plan = plans[i] as BlockPlan
+          if (plan !== null) setPlan.run(JSON.stringify(plan), seq)
+          new HeldBlock(seq, queue, worker, deliveries, { plan, group })
+        })
+        groups.push(group)
+      }
+      return { rows, groups, more }
     })()
     // Nothing more was due: the worker has caught up, and what is enqueued next is worth keeping.
     if (!more) this.freshOn = true
-    const held: HeldBlock[] = new Array(blocks.length)
-    for (let i = 0; i < blocks.length; i++) {
-      const { seq, meta, bodies } = blocks[i] as { seq: number; meta?: string; bodies?: string }
-      const deliveries =
-        this.dropFresh(seq)?.deliveries ?? unpackBlock(meta as string, bodies as string)
-      held[i] = this.hold(new HeldBlock(seq, queue, worker, deliveries))
+    const requests: BlockRequest[] = []
+    for (const group of groups) {
+      for (const block of group.blocks) this.hold(block)
+      requests.push(...requestsOf(group.blocks))
     }
-    return { deliveries: rows, blocks: held }
+    return { deliveries: rows, requests }
   }
 
-  /** Leases up to `limit` due rows, oldest due first; runs inside the caller's transaction. */
+  /** A block's deliveries: from {@link fresh} when this instance just enqueued it, else read and unpacked. */
+  private blockDeliveries(queue: string, seq: number): readonly NewDelivery[] {
+    const kept = this.dropFresh(seq)
+    if (kept?.queue === queue) return kept.deliveries
+    const payload = this.statement(
+      'SELECT meta, bodies FROM delivery_block_bodies WHERE seq = ?',
+    ).get(seq) as { meta: string; bodies: string }
+    return unpackBlock(payload.meta, payload.bodies)
+  }
+
+  /**
+   * Leases every block of a group another claim cut, with what its earlier
+   * holder recorded (plan, gone); runs inside the caller's transaction.
+   */
+  private leaseGroup(
+    queue: string,
+    id: number,
+    until: number,
+    worker: string,
+    now: number,
+  ): HeldGroup {
+    const rows = this.statement(
+      `UPDATE delivery_blocks SET lease_until = ?, ready_at = ?, worker = ?
+       WHERE lease_group = ? AND queue = ? AND lease_until <= ? RETURNING seq, plan, gone`,
+    ).all(until, until, worker, id, queue, now) as {
+      seq: number
+      plan: string | null
+      gone: string | null
+    }[]
+    rows.sort((a, b) => a.seq - b.seq)
+    const group = new HeldGroup(id)
+    for (const row of rows) {
+      const plan = row.plan === null ? null : (JSON.parse(row.plan) as number[])
+      const deliveries = this.blockDeliveries(queue, row.seq)
+      new HeldBlock(row.seq, queue, worker, deliveries, { plan, group, gone: row.gone })
+    }
+    return group
+  }
+
+  /**
+   * Leases up to `limit` due rows, oldest due first, and binds the unbound ones
+   * to requests when `batchSize` is above 1; runs inside the caller's transaction.
+   */
   private claimRows(
     queue: string,
     limit: number,
     now: number,
     until: number,
     worker: string,
+    batchSize: number,
   ): StoredDelivery[] {
-    // The due rows, and every other delivery of a failed request one of them belongs to: a request
+    // The due rows, and every other delivery of a bound request one of them belongs to: a request
     // is leased whole (its deliveries share a schedule, so this rarely adds any). `+ready_at` keeps
     // the planner on the request index: on the due index it read every due row per claim.
     const lease = this.statement(
@@ -411,7 +512,14 @@ export class SqliteQueueStore implements QueueStore {
     for (let i = 0; i < rows.length; i++) {
       claimed[i] = toStoredDelivery(queue, rows[i] as DeliveryRow, bodies[i] as string)
     }
-    return claimed
+    const { deliveries, bindings } = bindClaimed(claimed, batchSize)
+    if (bindings.length > 0) {
+      const bind = this.statement(
+        'UPDATE deliveries SET request_id = ?, request_pos = ? WHERE id = ? AND queue = ?',
+      )
+      for (const b of bindings) bind.run(b.requestId, b.position, b.id, queue)
+    }
+    return deliveries
   }
 
   async complete(queue: string, ids: readonly string[]): Promise<void> {
@@ -719,42 +827,47 @@ export class SqliteQueueStore implements QueueStore {
 
   /**
    * Runs `work` in one transaction, then writes what changed in the blocks it
-   * touched. If the transaction fails, those blocks are forgotten: their rows
-   * keep the lease, and once it expires they are claimed and sent again
-   * (at-least-once), so nothing is lost.
+   * touched: which deliveries are gone, and once their whole group is settled,
+   * each block deleted (all gone) or unleased with what is left (given back
+   * unsent), keeping its plan. If the transaction fails, those groups are
+   * forgotten: their rows keep the lease, and once it expires they are claimed
+   * and sent again (at-least-once), so nothing is lost.
    */
   private change(work: (touched: Set<HeldBlock>) => void): void {
     const touched = new Set<HeldBlock>()
+    const settled = new Set<HeldGroup>()
     try {
       this.database.transaction(() => {
         work(touched)
-        for (const block of touched) this.saveBlock(block)
+        for (const block of touched) {
+          if (block.group.settled) settled.add(block.group)
+          else this.saveProgress(block)
+        }
+        for (const group of settled) for (const block of group.blocks) this.finish(block)
       })()
     } catch (error) {
-      for (const block of touched) this.forget(block)
+      for (const block of touched) for (const b of block.group.blocks) this.forget(b)
       throw error
     }
-    for (const block of touched) if (block.settled) this.forget(block)
+    for (const group of settled) for (const block of group.blocks) this.forget(block)
   }
 
   /**
-   * Writes a held block's progress. Settled, its row is deleted, unleased
-   * (everything given back), or cut down to what was given back. The
-   * `worker` check leaves alone a block another worker took over after this
-   * one's lease expired: that worker sends it again.
+   * Records which of a held block's deliveries are gone, so a worker that
+   * takes the group over does not form their requests again. The `worker`
+   * check leaves alone a block another worker took over after this one's
+   * lease expired: that worker sends it again.
    */
-  private saveBlock(block: HeldBlock): void {
+  private saveProgress(block: HeldBlock): void {
+    this.statement(
+      'UPDATE delivery_blocks SET done = ?, gone = ? WHERE seq = ? AND worker = ?',
+    ).run(block.gone, block.goneMask(), block.seq, block.worker)
+  }
+
+  /** Writes a block of a settled group: deleted when all of it is gone, else unleased with its plan and what is gone. */
+  private finish(block: HeldBlock): void {
     const { seq, worker } = block
-    if (!block.settled) {
-      this.statement('UPDATE delivery_blocks SET done = ? WHERE seq = ? AND worker = ?').run(
-        block.gone,
-        seq,
-        worker,
-      )
-      return
-    }
-    const kept = block.released()
-    if (kept.length === 0) {
+    if (block.gone === block.deliveries.length) {
       const removed = this.statement(
         'DELETE FROM delivery_blocks WHERE seq = ? AND worker = ?',
       ).run(seq, worker)
@@ -762,18 +875,10 @@ export class SqliteQueueStore implements QueueStore {
         this.statement('DELETE FROM delivery_block_bodies WHERE seq = ?').run(seq)
       return
     }
-    const p = packBlock(kept)
-    const unleased = this.statement(
-      `UPDATE delivery_blocks SET count = ?, done = 0, first_at = ?, last_at = ?, due_at = ?,
-       ready_at = ?, lease_until = 0, worker = NULL WHERE seq = ? AND worker = ?`,
-    ).run(p.count, p.firstAt, p.lastAt, p.firstAt, p.firstAt, seq, worker)
-    if (unleased.changes > 0 && block.gone > 0) {
-      this.statement('UPDATE delivery_block_bodies SET meta = ?, bodies = ? WHERE seq = ?').run(
-        p.meta,
-        p.bodies,
-        seq,
-      )
-    }
+    this.statement(
+      `UPDATE delivery_blocks SET done = ?, gone = ?, lease_until = 0, ready_at = due_at, worker = NULL
+       WHERE seq = ? AND worker = ?`,
+    ).run(block.gone, block.goneMask(), seq, worker)
   }
 
   /**
@@ -791,7 +896,8 @@ export class SqliteQueueStore implements QueueStore {
     const verdicts = new Map<HeldBlock, Holding>()
     for (const id of ids) {
       const at = this.heldIds.get(id)
-      if (at === undefined || at.block.queue !== queue) {
+      // One that left its block (rescheduled as a row, say) is a row now, though the block is still held.
+      if (at === undefined || at.block.queue !== queue || !at.block.isPending(at.index)) {
         rows.push(id)
         continue
       }
@@ -847,37 +953,90 @@ export class SqliteQueueStore implements QueueStore {
     return this.held.get(block.seq) === block ? this.holding(block) : 'gone'
   }
 
-  /** Turns a block into one row per delivery, keeping its lease; runs inside the caller's transaction. */
+  /**
+   * Turns a block, with the rest of its group, into one row per delivery not
+   * gone, keeping the lease and binding each batch's rows to its request;
+   * runs inside the caller's transaction.
+   */
   private explode(seq: number): void {
-    const block = this.statement(
-      'DELETE FROM delivery_blocks WHERE seq = ? RETURNING queue, lease_until, worker',
-    ).get(seq) as { queue: string; lease_until: number; worker: string | null } | undefined
-    const payload = this.statement(
+    const group = this.statement('SELECT lease_group FROM delivery_blocks WHERE seq = ?')
+      .pluck()
+      .get(seq) as number | null | undefined
+    if (group === undefined) return
+    const seqs =
+      group === null
+        ? [seq]
+        : (this.statement('SELECT seq FROM delivery_blocks WHERE lease_group = ? ORDER BY seq')
+            .pluck()
+            .all(group) as number[])
+    const removeBlock = this.statement(
+      'DELETE FROM delivery_blocks WHERE seq = ? RETURNING queue, lease_until, worker, plan, gone',
+    )
+    const removePayload = this.statement(
       'DELETE FROM delivery_block_bodies WHERE seq = ? RETURNING meta, bodies',
-    ).get(seq) as { meta: string; bodies: string } | undefined
-    const held = this.held.get(seq)
-    if (held) this.forget(held)
-    this.dropFresh(seq)
-    if (block === undefined || payload === undefined) return
+    )
+    const rows = new Map<HeldBlock, { leaseUntil: number; worker: string | null }>()
+    const held = new HeldGroup(group ?? seq)
+    for (const s of seqs) {
+      const mine = this.held.get(s)
+      if (mine) this.forget(mine)
+      this.dropFresh(s)
+      const block = removeBlock.get(s) as
+        | {
+            queue: string
+            lease_until: number
+            worker: string | null
+            plan: string | null
+            gone: string | null
+          }
+        | undefined
+      const payload = removePayload.get(s) as { meta: string; bodies: string } | undefined
+      if (block === undefined || payload === undefined) continue
+      const plan = block.plan === null ? null : (JSON.parse(block.plan) as number[])
+      const deliveries = unpackBlock(payload.meta, payload.bodies)
+      const stand = new HeldBlock(s, block.queue, block.worker ?? '', deliveries, {
+        plan,
+        group: held,
+        gone: block.gone,
+      })
+      rows.set(stand, { leaseUntil: block.lease_until, worker: block.worker })
+    }
     const insert = this.statement(
-      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker, request_id, request_pos)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertBody = this.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
-    const { queue, lease_until: leaseUntil, worker } = block
-    for (const d of unpackBlock(payload.meta, payload.bodies)) {
-      const at = d.enqueuedAt
-      const row = insert.run(
-        queue,
-        d.id,
-        d.messageId,
-        at,
-        at,
-        Math.max(at, leaseUntil),
-        leaseUntil,
-        worker,
-      )
-      if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
+    for (const request of requestsOf(held.blocks)) {
+      const members: NewDelivery[] = []
+      for (const { block, from, to } of request.ranges) {
+        for (let i = from; i < to; i++) members.push(block.deliveries[i] as NewDelivery)
+      }
+      const id = request.batch ? requestId(members.map(nameOf)) : null
+      let position = 0
+      for (const { block, from, to } of request.ranges) {
+        const { leaseUntil, worker } = rows.get(block as HeldBlock) as {
+          leaseUntil: number
+          worker: string | null
+        }
+        for (let i = from; i < to; i++) {
+          const d = block.deliveries[i] as NewDelivery
+          const at = d.enqueuedAt
+          const row = insert.run(
+            (block as HeldBlock).queue,
+            d.id,
+            d.messageId,
+            at,
+            at,
+            Math.max(at, leaseUntil),
+            leaseUntil,
+            worker,
+            id,
+            id === null ? null : position,
+          )
+          if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
+          position++
+        }
+      }
     }
   }
 

@@ -24,10 +24,11 @@ export interface StoredDelivery extends NewDelivery {
   readonly lastReason: ReasonCode | null
   readonly lastStatus: number | null
   /**
-   * The id of the request of several deliveries this one was sent in and
-   * failed, or `null`. Such a request is retried as it was sent: a claim
-   * returns all of its deliveries or none, and they are sent together, in
-   * `requestPosition` order, under this id.
+   * The id of the request (a batch) this delivery is bound to, or `null` when
+   * it is sent alone. A claim binds deliveries before their first attempt
+   * (see {@link ClaimOptions.batchSize}); a bound request is claimed whole and
+   * sent, until it is delivered or dead, with the same deliveries in
+   * `requestPosition` order: the same bytes under this id.
    */
   readonly requestId: string | null
   /** This delivery's place in that request (0-based), or `null`. */
@@ -73,9 +74,10 @@ export interface RetryUpdate {
   /** When to try next (ms since the epoch). */
   readonly at: number
   /**
-   * The failed request's id when it carried several deliveries: they are
-   * bound to it, in the order `retry` was given their ids, and only ever sent
-   * again together. `null` or absent for one delivery sent alone.
+   * The failed request's id when it was sent as a batch (a JSON array, even
+   * of one event): its deliveries are bound to it, in the order `retry` was
+   * given their ids, and only ever sent again together, as that batch. `null`
+   * or absent for one event sent alone (not in an array).
    */
   readonly requestId?: string | null
   readonly attempts: number
@@ -109,6 +111,36 @@ export interface BlockRange {
   readonly to: number
 }
 
+/**
+ * One request cut from claimed blocks before it is sent: its deliveries, as
+ * ranges in body order (a request may run from one block into the next).
+ */
+export interface BlockRequest {
+  readonly ranges: readonly BlockRange[]
+  readonly count: number
+  /** `true` when it is sent as a JSON array (cut with a batch size above 1), even of one event. */
+  readonly batch: boolean
+}
+
+/** What one claim asks for. */
+export interface ClaimOptions {
+  /** At most this many deliveries, except that a bound request is leased whole. */
+  readonly limit: number
+  readonly now: number
+  /** The lease lasts until `now + leaseMs`. */
+  readonly leaseMs: number
+  /** Who holds the lease. */
+  readonly worker: string
+  /**
+   * The most deliveries a request carries (the `batchSize` setting). Above 1,
+   * the store cuts what it leases into requests and binds each delivery to
+   * its request (`requestId`, `requestPosition`) before the claim returns, so
+   * a request is the same after a restart or a lease takeover, before its
+   * first attempt was recorded. Default 1: each delivery is sent alone.
+   */
+  readonly batchSize?: number
+}
+
 /** What {@link QueueStore.replayDead} did. */
 export interface ReplayResult {
   /** Letters moved back into their queue. */
@@ -135,25 +167,24 @@ export interface QueueStore {
   enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void>
   /**
    * Leases up to `limit` due deliveries (`nextAttemptAt <= now`, no live lease),
-   * oldest due first, to `worker` until `now + leaseMs`. The deliveries of a
-   * failed request (`requestId`) are leased all together or not at all, even
-   * past `limit`.
+   * oldest due first, to `worker` until `now + leaseMs`. With `batchSize`
+   * above 1, every delivery returned is bound to a request (see
+   * {@link ClaimOptions.batchSize}); the deliveries of a bound request are
+   * leased all together or not at all, even past `limit`.
    */
-  claim(
-    queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): Promise<StoredDelivery[]>
+  claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]>
   /**
    * Optional, with {@link QueueStore.completeRanges}: a claim (same leases, same
-   * order of preference as {@link QueueStore.claim}) that returns whole blocks of
-   * never-attempted deliveries as {@link ClaimedBlock}s, and everything else as
-   * deliveries. A worker sends and acknowledges a block's deliveries by range,
-   * with no object or lookup per delivery; every other method still takes their ids.
+   * order of preference, same binding as {@link QueueStore.claim}) that returns
+   * never-attempted deliveries of blocks as {@link BlockRequest}s, and
+   * everything else as deliveries. A worker sends and acknowledges a block's
+   * deliveries by range, with no object or lookup per delivery; every other
+   * method still takes their ids.
    */
   claimBlocks?(
     queue: string,
-    options: { limit: number; now: number; leaseMs: number; worker: string },
-  ): Promise<{ deliveries: StoredDelivery[]; blocks: ClaimedBlock[] }>
+    options: ClaimOptions,
+  ): Promise<{ deliveries: StoredDelivery[]; requests: BlockRequest[] }>
   /** Delivered: removes them and counts them. */
   complete(queue: string, ids: readonly string[]): Promise<void>
   /** Delivered, by range of blocks this store returned from {@link QueueStore.claimBlocks}: as {@link QueueStore.complete}. */

@@ -3,12 +3,14 @@
 import { webhookPlugin } from '../../src/index.js'
 import { offlineAnalytics, trackAcknowledged } from '../fixtures/acknowledged-tracking.js'
 
-const [connectionString, schema, url, countText, leaseText] = process.argv.slice(2)
+const [connectionString, schema, url, countText, leaseText, settingsJson] = process.argv.slice(2)
+/** Extra settings for every process of a run (batches and signing), as JSON. */
+const extra = JSON.parse(settingsJson ?? '{}') as Record<string, unknown>
 const count = Number(countText)
 
 const analytics = offlineAnalytics()
 const plugin = webhookPlugin(
-  { webhooks: [url as string] },
+  { webhooks: [url as string], ...extra },
   {
     store: {
       postgres: { connectionString: connectionString as string, schema: schema as string, max: 4 },

@@ -3,10 +3,13 @@
 import { Analytics } from '@segment/analytics-node'
 import { webhookPlugin } from '../../src/index.js'
 
-const [connectionString, schema, url, leaseText, concurrencyText] = process.argv.slice(2)
+const [connectionString, schema, url, leaseText, concurrencyText, settingsJson] =
+  process.argv.slice(2)
+/** Extra settings for every process of a run (batches and signing), as JSON. */
+const extra = JSON.parse(settingsJson ?? '{}') as Record<string, unknown>
 
 const plugin = webhookPlugin(
-  { webhooks: [url as string] },
+  { webhooks: [url as string], ...extra },
   {
     store: {
       postgres: { connectionString: connectionString as string, schema: schema as string, max: 4 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BLOCK_MAX, HeldBlock, packBlock, unpackBlock } from '../block.js'
+import { BLOCK_MAX, HeldBlock, HeldGroup, packBlock, unpackBlock } from '../block.js'
 import type { StoredDelivery } from '../types.js'
 
 const delivery = (n: number, body: string, enqueuedAt = 1000 + n): StoredDelivery => ({
@@ -39,20 +39,38 @@ describe('packBlock and unpackBlock', () => {
 
 describe('HeldBlock', () => {
   it('is settled once every delivery was removed or released, each counted once', () => {
-    const block = new HeldBlock(1, 'q', 'w', [
-      delivery(0, '{}'),
-      delivery(1, '{}'),
-      delivery(2, '{}'),
-    ])
+    const group = new HeldGroup(1)
+    const block = new HeldBlock(
+      1,
+      'q',
+      'w',
+      [delivery(0, '{}'), delivery(1, '{}'), delivery(2, '{}')],
+      { plan: null, group },
+    )
+    expect(group.blocks).toEqual([block])
+    expect(block.goneMask()).toBeNull()
     expect(block.remove(0)).toBe(true)
     expect(block.remove(0)).toBe(false)
     expect(block.release(0)).toBe(false)
     expect(block.settled).toBe(false)
+    expect(group.settled).toBe(false)
     expect(block.release(2)).toBe(true)
     expect(block.remove(1)).toBe(true)
     expect(block.settled).toBe(true)
+    expect(group.settled).toBe(true)
     expect(block.gone).toBe(2)
-    expect(block.released().map((d) => d.id)).toEqual(['id-2'])
+    expect(block.goneMask()).toBe('110')
     expect(block.claimed(1)).toEqual(delivery(1, '{}'))
+  })
+
+  it('starts with what an earlier holder recorded gone', () => {
+    const group = new HeldGroup(1)
+    const block = new HeldBlock(1, 'q', 'w', [delivery(0, '{}'), delivery(1, '{}')], {
+      plan: [0],
+      group,
+      gone: '10',
+    })
+    expect([block.isPending(0), block.isPending(1), block.gone]).toEqual([false, true, 1])
+    expect(block.goneMask()).toBe('10')
   })
 })

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BLOCK_MAX } from '../block.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite.js'
-import type { ClaimedBlock } from '../types.js'
+import type { BlockRange, BlockRequest, ClaimedBlock } from '../types.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
 const dirs: string[] = []
@@ -36,7 +36,7 @@ describe('SqliteQueueStore', () => {
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('user_version', { simple: true })).toBe(3)
+    expect(db.pragma('user_version', { simple: true })).toBe(4)
     db.close()
   })
 
@@ -99,6 +99,12 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     db.close()
     return rows
   }
+  /** The blocks a claim's requests come from, in order. */
+  const blocksOf = (requests: readonly BlockRequest[]): ClaimedBlock[] => [
+    ...new Set(requests.flatMap((r) => r.ranges.map((range) => range.block))),
+  ]
+  const idsOf = (range: BlockRange): string[] =>
+    range.block.deliveries.slice(range.from, range.to).map((d) => d.id)
   /** `count` stores on one new file, open (the file is `store.path`). */
   const openStores = async (count: number) => {
     const path = join(tempDir(), 'q.sqlite')
@@ -132,7 +138,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       )
     }
     const some = await store.claimBlocks('q', { limit: 51, now: 5000, ...LEASE })
-    expect(some.blocks).toHaveLength(25)
+    expect(blocksOf(some.requests)).toHaveLength(25)
     const rest = await store.claim('q', { limit: 1000, now: 5000, ...LEASE })
     expect(rest.map((d) => d.id)).toEqual(
       Array.from({ length: 15 }, (_, i) => [`${i + 25}-b-0`, `${i + 25}-b-1`]).flat(),
@@ -162,11 +168,12 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await dying.enqueue('q', items(3))
     const claimed = await dying.claim('q', { limit: 10, now: 2000, leaseMs: 1000, worker: 'a' })
     await dying.complete('q', [claimed[0]?.id as string])
-    // The completion of one delivery is counted, but the block is only deleted once all three
-    // have an outcome: after a crash all three are sent again (at-least-once, never lost).
+    // The completion of one delivery is recorded with the block, which is only deleted once all
+    // three have an outcome: after a crash the other two are sent again (never lost), the
+    // delivered one is not.
     expect(await next.claim('q', { limit: 10, now: 2999, leaseMs: 1000, worker: 'b' })).toEqual([])
     const taken = await next.claim('q', { limit: 10, now: 3000, leaseMs: 1000, worker: 'b' })
-    expect(taken.map((d) => d.id)).toEqual(['b-0', 'b-1', 'b-2'])
+    expect(taken.map((d) => d.id)).toEqual(['b-1', 'b-2'])
     // The first process's late outcomes leave the block alone: it is no longer theirs.
     await dying.complete('q', [claimed[1]?.id as string, claimed[2]?.id as string])
     expect(await next.nextDueAt('q')).toBe(4000)
@@ -178,7 +185,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await Promise.all([dying.close(), next.close()])
   })
 
-  it('claimBlocks hands out whole blocks, rows first; completeRanges delivers them by range', async () => {
+  it('claimBlocks hands out blocks as requests, rows first; completeRanges delivers them by range', async () => {
     const [store] = await openStores(1)
     const path = store.path
     await store.enqueue('q', items(5))
@@ -197,18 +204,32 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       'q',
       first.slice(0, 4).map((d) => d.id),
     )
-    const { deliveries, blocks } = await store.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
-    expect(deliveries.map((d) => [d.id, d.attempts])).toEqual([['b-4', 1]])
-    expect(blocks.map((b) => b.deliveries.map((d) => d.id))).toEqual([
-      ['b-0', 'b-1', 'b-2', 'b-3'],
-      ['late'],
+    // The block keeps its row and its cut; what left it (b-4) is recorded gone and not handed out.
+    expect(blockRows(path)).toEqual([
+      { count: 5, done: 1, lease_until: 0 },
+      { count: 1, done: 0, lease_until: 0 },
     ])
+    const { deliveries, requests } = await store.claimBlocks('q', {
+      limit: 10,
+      now: 2000,
+      ...LEASE,
+    })
+    expect(deliveries.map((d) => [d.id, d.attempts])).toEqual([['b-4', 1]])
+    // batchSize 1 (the default): each delivery is a request of its own, sent alone.
+    expect(requests.map((r) => [r.ranges.flatMap(idsOf), r.batch])).toEqual([
+      [['b-0'], false],
+      [['b-1'], false],
+      [['b-2'], false],
+      [['b-3'], false],
+      [['late'], false],
+    ])
+    const blocks = blocksOf(requests)
     expect(blocks[0]?.deliveries[1]).toEqual(items(5)[1])
     await store.completeRanges('q', [
       { block: blocks[0] as ClaimedBlock, from: 0, to: 3 },
       { block: blocks[1] as ClaimedBlock, from: 0, to: 1 },
     ])
-    expect(blockRows(path)).toEqual([{ count: 4, done: 3, lease_until: 62_000 }])
+    expect(blockRows(path)).toEqual([{ count: 5, done: 4, lease_until: 62_000 }])
     const stats = await store.stats('q')
     expect([stats.delivered, stats.queued + stats.inFlight]).toEqual([4, 2])
     // What is left is still addressed by id: b-3 is given back and is the only block delivery left.
@@ -216,10 +237,33 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await store.complete('q', ['b-4'])
     const again = await store.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
     expect(again.deliveries).toEqual([])
-    expect(again.blocks.map((b) => b.deliveries.map((d) => d.id))).toEqual([['b-3']])
-    await store.completeRanges('q', [{ block: again.blocks[0] as ClaimedBlock, from: 0, to: 1 }])
+    expect(again.requests.map((r) => r.ranges.flatMap(idsOf))).toEqual([['b-3']])
+    await store.completeRanges('q', again.requests[0]?.ranges ?? [])
     expect(await store.nextDueAt('q')).toBeNull()
     expect(await store.stats('q')).toMatchObject({ delivered: 6, queued: 0, inFlight: 0 })
+    expect(blockRows(path)).toEqual([])
+    await store.close()
+  })
+
+  it('a delivery that left a block still held (rescheduled as a row) is given back as a row', async () => {
+    const [store] = await openStores(1)
+    await store.enqueue('q', items(3))
+    const claimed = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    await store.retry('q', ['b-0'], { at: 1500, attempts: 1, reason: 'http_5xx', status: 503 })
+    // Its next attempt is claimed while the block (b-1, b-2 still unsent) is held, then given back.
+    expect((await store.claim('q', { limit: 10, now: 2000, ...LEASE })).map((d) => d.id)).toEqual([
+      'b-0',
+    ])
+    await store.release(
+      'q',
+      claimed.map((d) => d.id),
+    )
+    const again = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    expect(again.map((d) => [d.id, d.attempts])).toEqual([
+      ['b-1', 0],
+      ['b-2', 0],
+      ['b-0', 1],
+    ])
     await store.close()
   })
 
@@ -227,7 +271,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const [holder, other] = await openStores(2)
     const path = holder.path
     await holder.enqueue('q', items(3))
-    const { blocks } = await holder.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
+    const blocks = blocksOf((await holder.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })).requests)
     // Another store names one of the block's deliveries: the block becomes rows (keeping the lease).
     await other.kill('q', ['b-0'], {
       now: 2100,
@@ -244,13 +288,13 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await holder.enqueue('q', items(2, 5000))
     const lost = await holder.claimBlocks('q', { limit: 10, now: 5000, leaseMs: 10, worker: 'w' })
     const taken = await other.claimBlocks('q', { limit: 10, now: 5010, leaseMs: 10, worker: 'x' })
-    expect(taken.blocks).toHaveLength(1)
+    expect(blocksOf(taken.requests)).toHaveLength(1)
     // Found out by a call by id first (a release), then by range: dropped both times, and the
     // other worker's block stays whole.
     await holder.release('q', ['b-0'])
     await holder.completeRanges('q', [
-      { block: lost.blocks[0] as ClaimedBlock, from: 0, to: 1 },
-      { block: lost.blocks[0] as ClaimedBlock, from: 1, to: 2 },
+      { block: blocksOf(lost.requests)[0] as ClaimedBlock, from: 0, to: 1 },
+      { block: blocksOf(lost.requests)[0] as ClaimedBlock, from: 1, to: 2 },
     ])
     expect(await holder.stats('q')).toMatchObject({ delivered: 2 })
     expect(blockRows(path)).toEqual([{ count: 2, done: 0, lease_until: 5020 }])

@@ -1,8 +1,9 @@
 /** The behaviour every QueueStore must have, as a reusable suite each store's test file runs against its own store. */
 
 import { randomUUID } from 'node:crypto'
+import { requestId } from '@analytics-webhooks/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { NewDelivery, QueueStore } from '../types.js'
+import type { NewDelivery, QueueStore, StoredDelivery } from '../types.js'
 
 /** Makes a fresh, empty store (not yet opened) and a way to throw it away. */
 export type StoreFactory = () => Promise<{ store: QueueStore; cleanup(): Promise<void> }>
@@ -233,6 +234,78 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         const again = await store.claim('q', { limit: 1, now: T0 + 300, ...LEASE })
         expect(again.map((d) => d.id).sort()).toEqual([id(1), id(3), id(4)].sort())
         expect(new Set(again.map((d) => d.requestId))).toEqual(new Set(['req-1']))
+      })
+
+      it('with batchSize above 1, binds what it claims to requests before returning, and a takeover gets the same requests', async () => {
+        const items = [...deliveries(4), ...deliveries(3, T0 + 10)]
+        await store.enqueue('q', items.slice(0, 4))
+        await store.enqueue('q', items.slice(4))
+        const claimed = await store.claim('q', {
+          limit: 10,
+          now: T0 + 100,
+          leaseMs: 1000,
+          worker: 'dies',
+          batchSize: 3,
+        })
+        const requests = (batch: readonly StoredDelivery[]) => {
+          const byId = new Map<string, StoredDelivery[]>()
+          for (const d of batch) {
+            expect(d.requestId).not.toBeNull()
+            byId.set(d.requestId as string, [...(byId.get(d.requestId as string) ?? []), d])
+          }
+          return [...byId.entries()]
+            .map(([id, members]) => {
+              members.sort((a, b) => Number(a.requestPosition) - Number(b.requestPosition))
+              expect(members.map((d) => d.requestPosition)).toEqual(members.map((_, i) => i))
+              expect(id).toBe(requestId(members.map((d) => d.messageId as string)))
+              return members.map((d) => d.id)
+            })
+            .sort(
+              (a, b) =>
+                items.findIndex((d) => d.id === a[0]) - items.findIndex((d) => d.id === b[0]),
+            )
+        }
+        // Cut in claim order, across the two enqueue calls: 3 + 3 + 1.
+        const cut = requests(claimed)
+        expect(cut).toEqual([
+          items.slice(0, 3).map((d) => d.id),
+          items.slice(3, 6).map((d) => d.id),
+          items.slice(6).map((d) => d.id),
+        ])
+        // The worker died after sending, before recording anything. Another worker, with another
+        // batch size, takes the leases over once they expire, and forms the very same requests.
+        const taken = await store.claim('q', {
+          limit: 2,
+          now: T0 + 1100,
+          leaseMs: 1000,
+          worker: 'takes-over',
+          batchSize: 5,
+        })
+        const more = await store.claim('q', {
+          limit: 10,
+          now: T0 + 1100,
+          leaseMs: 1000,
+          worker: 'takes-over',
+          batchSize: 5,
+        })
+        expect(requests([...taken, ...more])).toEqual(cut)
+        // Given back, and claimed again: still the same requests.
+        await store.release(
+          'q',
+          [...taken, ...more].map((d) => d.id),
+        )
+        const again = await store.claim('q', { limit: 10, now: T0 + 1200, ...LEASE, batchSize: 2 })
+        expect(requests(again)).toEqual(cut)
+      })
+
+      it('with batchSize 1 (the default), binds nothing: each delivery is sent alone', async () => {
+        await store.enqueue('q', deliveries(3))
+        const claimed = await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE, batchSize: 1 })
+        expect(claimed.map((d) => [d.requestId, d.requestPosition])).toEqual([
+          [null, null],
+          [null, null],
+          [null, null],
+        ])
       })
 
       it('counts waiting deliveries with a failed attempt as retrying', async () => {

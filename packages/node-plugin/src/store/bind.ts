@@ -1,0 +1,60 @@
+/** Cutting claimed deliveries into requests before they are sent, so a request is the same on every attempt. */
+
+import { batchSizes, requestId } from '@analytics-webhooks/core'
+import type { NewDelivery, StoredDelivery } from './types.js'
+
+/** One delivery's place in a request, as a store writes it before the claim returns. */
+export interface Binding {
+  /** The delivery's queue id. */
+  readonly id: string
+  readonly requestId: string
+  readonly position: number
+}
+
+/**
+ * What names a delivery in a request id: its messageId, else (delete
+ * notifications) its queue id.
+ *
+ * @example
+ * nameOf({ id: 'q-1', messageId: 'm-1', body: '{}', enqueuedAt: 0 }) // 'm-1'
+ */
+export function nameOf(delivery: NewDelivery): string {
+  return delivery.messageId ?? delivery.id
+}
+
+/**
+ * Binds the claimed deliveries that are not bound yet to new requests of up
+ * to `batchSize`, cut in claim order exactly as core's `assembleBatch` would
+ * take them; already bound ones keep their request. Returns every delivery
+ * with its binding set and the bindings the store must write before the
+ * claim returns. With `batchSize` 1 nothing is bound: each is sent alone.
+ *
+ * @example
+ * const { deliveries, bindings } = bindClaimed(rows, 100)
+ * for (const b of bindings) update.run(b.requestId, b.position, b.id)
+ */
+export function bindClaimed(
+  claimed: readonly StoredDelivery[],
+  batchSize: number,
+): { deliveries: StoredDelivery[]; bindings: Binding[] } {
+  const bindings: Binding[] = []
+  if (batchSize <= 1) return { deliveries: [...claimed], bindings }
+  const unbound = claimed.filter((d) => d.requestId === null)
+  if (unbound.length === 0) return { deliveries: [...claimed], bindings }
+  const sizes = batchSizes(
+    unbound.map((d) => d.body),
+    { maxEvents: batchSize },
+  )
+  const bound = new Map<string, StoredDelivery>()
+  let from = 0
+  for (const size of sizes) {
+    const members = unbound.slice(from, from + size)
+    const id = requestId(members.map(nameOf))
+    members.forEach((d, position) => {
+      bindings.push({ id: d.id, requestId: id, position })
+      bound.set(d.id, { ...d, requestId: id, requestPosition: position })
+    })
+    from += size
+  }
+  return { deliveries: claimed.map((d) => bound.get(d.id) ?? d), bindings }
+}
