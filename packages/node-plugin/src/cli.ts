@@ -2,6 +2,7 @@
 
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { asError, WebhookError } from '@analytics-webhooks/core'
 import { loadPostgresStore } from './store/index.js'
 import { DATABASE_URL_ENV } from './store/postgres-options.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from './store/sqlite.js'
@@ -34,17 +35,16 @@ Exit codes: 0 done, 1 failed, 2 usage error.
 `
 
 /** A problem with how the command was called (exit code 2). */
-class UsageError extends Error {
-  readonly code = 'usage'
+class UsageError extends WebhookError<'usage'> {
+  override readonly name = 'UsageError'
+  constructor(message: string) {
+    super('usage', message)
+  }
 }
 
 /** A problem running a valid command (exit code 1). */
-class CommandError extends Error {
-  readonly code: string
-  constructor(code: string, message: string) {
-    super(message)
-    this.code = code
-  }
+class CommandError extends WebhookError<'no_database' | 'unsendable' | 'not_found'> {
+  override readonly name = 'CommandError'
 }
 
 function parse(argv: string[]) {
@@ -65,7 +65,7 @@ function parse(argv: string[]) {
       },
     })
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error))
+    throw new UsageError(asError(error).message)
   }
 }
 
@@ -236,7 +236,7 @@ export async function runCli(
       err(`analytics-webhooks: ${error.message}`)
       return 2
     }
-    err(`analytics-webhooks: ${error instanceof Error ? error.message : String(error)}`)
+    err(`analytics-webhooks: ${asError(error).message}`)
     return 1
   } finally {
     await store?.close()

@@ -1,43 +1,24 @@
 /** The plugin's events (`delivered`, `retry`, `dead`, `error`) and the small typed emitter that carries them. */
 
-import type { ReasonCode } from '@analytics-webhooks/core'
+import {
+  asError,
+  type DeadReport,
+  type DeliveredReport,
+  type DeliveryReports,
+  type RetryReport,
+} from '@analytics-webhooks/core'
 
-/** A request (one event, or a batch) was accepted by at least one URL. */
-export interface DeliveredEvent {
-  /** Queue ids of the deliveries it carried. */
-  readonly ids: readonly string[]
-  /** Their `messageId`s (`null` for delete notifications). */
-  readonly messageIds: readonly (string | null)[]
-  /** Attempts it took, counting this one (the most among a batch). */
-  readonly attempts: number
-  readonly status: number | undefined
-}
+/** A request (one event, or a batch) was accepted by at least one URL: core's {@link DeliveredReport}, as the browser plugin reports it. */
+export type DeliveredEvent = DeliveredReport
 
-/** A request failed temporarily; its deliveries wait for another attempt. */
-export interface RetryEvent {
-  readonly ids: readonly string[]
-  readonly reason: ReasonCode
-  readonly status: number | undefined
-  /** Attempts made so far (the most among a batch). */
-  readonly attempts: number
-  /** When the next attempt is due at the earliest (ms since the epoch). */
-  readonly at: number
-}
+/** A request failed temporarily; its deliveries wait for another attempt: core's {@link RetryReport}. */
+export type RetryEvent = RetryReport
 
-/** Deliveries moved to the dead-letter store. */
-export interface DeadEvent {
-  readonly ids: readonly string[]
-  readonly reason: ReasonCode
-  readonly status: number | undefined
-  readonly attempts: number
-  readonly detail: string | null
-}
+/** Deliveries moved to the dead-letter store: core's {@link DeadReport}. */
+export type DeadEvent = DeadReport
 
 /** Every event the plugin emits, by name. */
-export interface WebhookPluginEvents {
-  delivered: DeliveredEvent
-  retry: RetryEvent
-  dead: DeadEvent
+export interface WebhookPluginEvents extends DeliveryReports {
   /** A store or internal failure; delivery continues (at-least-once). Never thrown at the process. */
   error: Error
 }
@@ -87,8 +68,7 @@ export class PluginEvents {
       try {
         listener(payload)
       } catch (error) {
-        if (name !== 'error')
-          this.emit('error', error instanceof Error ? error : new Error(String(error)))
+        if (name !== 'error') this.emit('error', asError(error))
       }
     }
   }

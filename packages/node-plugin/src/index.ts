@@ -1,6 +1,12 @@
 /** @analytics-webhooks/node-plugin: durable, signed webhook delivery for @segment/analytics-node. */
 
-export { PayloadError, SettingsError, type WebhookSettingsInput } from '@analytics-webhooks/core'
+export {
+  DESTINATION_NAME,
+  PayloadError,
+  SettingsError,
+  WebhookError,
+  type WebhookSettingsInput,
+} from '@analytics-webhooks/core'
 export { type PluginErrorCode, WebhookPluginError } from './errors.js'
 export type {
   DeadEvent,

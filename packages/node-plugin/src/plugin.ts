@@ -2,6 +2,8 @@
 
 import { randomUUID } from 'node:crypto'
 import {
+  asError,
+  DESTINATION_NAME,
   DestinationBackoff,
   type DestinationBackoffOptions,
   encodeEvent,
@@ -188,7 +190,7 @@ export function webhookPlugin(
       stopWakeups = store
         .subscribe?.(queue, () => worker?.enqueued())
         .catch((error: unknown) => {
-          events.emit('error', error instanceof Error ? error : new Error(String(error)))
+          events.emit('error', asError(error))
           return undefined
         })
     }
@@ -264,17 +266,15 @@ export function webhookPlugin(
         detail,
       })
     } catch (commitError) {
-      events.emit(
-        'error',
-        commitError instanceof Error ? commitError : new Error(String(commitError)),
-      )
+      events.emit('error', asError(commitError))
     }
     ctx.setFailedDelivery({ reason: error })
     return ctx
   }
 
   const plugin: WebhookPlugin = {
-    name: 'Webhooks',
+    // Segment's own Webhooks destination's name: `integrations: { Webhooks: false }` skips it.
+    name: DESTINATION_NAME,
     type: 'destination',
     version: PLUGIN_VERSION,
     settings,
@@ -295,7 +295,7 @@ export function webhookPlugin(
       if (closed) throw closedError()
       const body = serializePayload(toDeletePayload(request))
       await commits.add({ id: deliveryId(), body, messageId: null, enqueuedAt: now() })
-      void startWorker().catch((error) => events.emit('error', error))
+      void startWorker().catch((error) => events.emit('error', asError(error)))
     },
 
     async drain({ timeoutMs = 30_000 } = {}) {

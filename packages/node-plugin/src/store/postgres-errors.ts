@@ -1,5 +1,7 @@
 /** Errors raised by the PostgreSQL queue store, each with a stable `code`; none ever carries a connection-string password. */
 
+import { WebhookError } from '@analytics-webhooks/core'
+
 /** What went wrong with the PostgreSQL store. */
 export type PostgresStoreErrorCode =
   /** The optional peer dependency `pg` is not installed. */
@@ -20,21 +22,19 @@ export type PostgresStoreErrorCode =
   | 'connection_failed'
 
 /**
- * Thrown by the PostgreSQL store. Branch on `code`; the message is for humans
- * and never contains a password.
+ * Thrown by the PostgreSQL store; it extends core's `WebhookError`. Branch on
+ * `code`; the message is for humans and never contains a password.
  *
  * @example
  * try { await store.open() } catch (e) {
  *   if (e instanceof PostgresStoreError && e.code === 'connection_failed') retryLater()
  * }
  */
-export class PostgresStoreError extends Error {
+export class PostgresStoreError extends WebhookError<PostgresStoreErrorCode> {
   override readonly name = 'PostgresStoreError'
-  readonly code: PostgresStoreErrorCode
 
   constructor(code: PostgresStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(redactConnectionStrings(message), options)
-    this.code = code
+    super(code, redactConnectionStrings(message), options)
   }
 }
 

@@ -1,6 +1,7 @@
 /** The PostgreSQL queue's versioned schema: ordered migrations, applied once each under an advisory lock. */
 
 import type { PoolClient } from 'pg'
+import { PostgresStoreError } from './postgres-errors.js'
 
 /** One forward-only schema change. `sql` receives the quoted schema name. */
 export interface PostgresMigration {
@@ -91,7 +92,8 @@ const LOCK_NAMESPACE = 0x41_57_48_4b // "AWHK"
  * Creates the schema and applies the missing migrations in one transaction,
  * under `pg_advisory_xact_lock`, so several processes starting together
  * apply each migration exactly once. Returns the versions it applied. Throws
- * `Error & { code: 'future_schema' }` when the database is newer than this code.
+ * `PostgresStoreError` `future_schema` when the database is newer than this
+ * code (and changes nothing).
  *
  * @example
  * const client = await pool.connect()
@@ -125,11 +127,9 @@ export async function migratePostgres(
     const newest = Math.max(0, ...have)
     const known = migrations[migrations.length - 1]?.version ?? 0
     if (newest > known) {
-      throw Object.assign(
-        new Error(
-          `PostgreSQL queue schema ${schemaName} is at version ${newest}, newer than this plugin knows (${known}); upgrade the plugin`,
-        ),
-        { code: 'future_schema' as const },
+      throw new PostgresStoreError(
+        'future_schema',
+        `PostgreSQL queue schema ${schemaName} is at version ${newest}, newer than this plugin knows (${known}); upgrade the plugin`,
       )
     }
     for (const m of migrations) {
