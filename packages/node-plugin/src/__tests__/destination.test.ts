@@ -16,6 +16,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
 import { WebhookPluginError } from '../errors.js'
 import type { WebhookPluginEvents } from '../events.js'
 import { type WebhookPlugin, webhookPlugin } from '../plugin.js'
+import { SqliteStoreError } from '../store/sqlite-errors.js'
 import { type Receiver, startReceiver, testAnalytics } from './receiver.js'
 
 const FAST = {
@@ -141,5 +142,11 @@ describe("errors extend core's coded base", () => {
     expect(error).toBeInstanceOf(WebhookError)
     expect(error).toMatchObject({ name: 'WebhookPluginError', code: 'invalid_option' })
     expect((error as Error).message).toContain('concurrency')
+  })
+
+  it('SqliteStoreError too, for the SQLite store', () => {
+    const error = new SqliteStoreError('store_closed', 'The SQLite queue store is not open')
+    expect(error).toBeInstanceOf(WebhookError)
+    expect(error).toMatchObject({ name: 'SqliteStoreError', code: 'store_closed' })
   })
 })
