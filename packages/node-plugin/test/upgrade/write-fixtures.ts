@@ -26,16 +26,17 @@ async function fill(store: QueueStore): Promise<void> {
   // Tried once and waiting for their retry.
   await store.enqueue('retrying', retrying)
   const lease = { now: T0, leaseMs: 60_000, worker: 'a-process-that-died' }
-  const claimed = await store.claim('retrying', { ...lease, limit: 100 })
-  await store.retry(
-    'retrying',
-    claimed.map((d) => d.id),
-    { at: T0 + 30_000, attempts: 1, reason: 'http_5xx', status: 503 },
-  )
+  for (const request of await store.claim('retrying', { ...lease, limit: 100 })) {
+    await store.retry('retrying', request, {
+      at: T0 + 30_000,
+      attempts: 1,
+      reason: 'http_5xx',
+      status: 503,
+    })
+  }
   // Claimed by a process that died before recording anything: the lease runs out at T0 + 60 s.
   await store.enqueue('leased', leased)
-  if (store.claimBlocks) await store.claimBlocks('leased', { ...lease, limit: 100 })
-  else await store.claim('leased', { ...lease, limit: 100 })
+  await store.claim('leased', { ...lease, limit: 100 })
   await store.enqueueDead('default', fixtureLetters())
   await store.close()
 }

@@ -15,7 +15,8 @@ import {
   POSTGRES_MIGRATIONS,
   POSTGRES_SCHEMA_VERSION,
 } from '../postgres-migrations.js'
-import type { NewDelivery } from '../types.js'
+import type { ClaimedRequest, NewDelivery } from '../types.js'
+import { byIds, claimFlat, flatten, membersOf, requestOf } from './requests.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
 const schemas = new Set<string>()
@@ -113,7 +114,7 @@ describePostgres('PostgreSQL schema migrations', (url) => {
     await pool.end()
     expect(rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version))
     expect(
-      (await store.claim(Q, { limit: 5, now: 10, leaseMs: 1, worker: 'w' })).map((d) => d.id),
+      (await claimFlat(store, Q, { limit: 5, now: 10, leaseMs: 1, worker: 'w' })).map((d) => d.id),
     ).toEqual(['old'])
   })
 
@@ -187,22 +188,22 @@ describePostgres('PostgreSQL enqueue', (url) => {
     const batch = deliveries(5_000, at)
     await store.enqueue(Q, batch)
     expect((await store.stats(Q)).queued).toBe(5_000)
-    const [first] = await store.claim(Q, {
+    const claimed = await store.claim(Q, {
       limit: 1,
       now: at + 10_000,
       leaseMs: 1_000,
       worker: 'w',
     })
-    expect(first).toEqual({
-      ...batch[0],
-      queue: Q,
-      attempts: 0,
-      nextAttemptAt: at,
-      lastReason: null,
-      lastStatus: null,
-      requestId: null,
-      requestPosition: null,
-    })
+    expect(claimed).toEqual([
+      {
+        deliveries: [batch[0]],
+        batch: false,
+        attempts: 0,
+        enqueuedAt: at,
+        lastReason: null,
+        lastStatus: null,
+      },
+    ])
     expect(await store.nextDueAt(Q)).toBe(at + 1)
   })
 
@@ -229,7 +230,7 @@ describePostgres('PostgreSQL claims and leases', (url) => {
     const now = Date.now()
     const claimUntilEmpty = async (w: PostgresQueueStore, name: string) => {
       for (let round = 0; round < 200; round++) {
-        const got = await w.claim(Q, { limit: 7, now, leaseMs: 60_000, worker: name })
+        const got = await claimFlat(w, Q, { limit: 7, now, leaseMs: 60_000, worker: name })
         if (got.length === 0) return
         for (const d of got) {
           expect(seen.get(d.id)).toBeUndefined()
@@ -248,26 +249,28 @@ describePostgres('PostgreSQL claims and leases', (url) => {
   it("takes over a dead worker's deliveries once its lease expires, not before", async () => {
     await store.enqueue(Q, deliveries(3))
     const held = await store.claim(Q, { limit: 3, now: 5_000, leaseMs: 1_000, worker: 'dead' })
-    expect(held).toHaveLength(3)
+    expect(flatten(held)).toHaveLength(3)
     expect(
       await store.claim(Q, { limit: 3, now: 5_999, leaseMs: 1_000, worker: 'live' }),
     ).toHaveLength(0)
     expect(await store.nextDueAt(Q)).toBe(6_000)
     const taken = await store.claim(Q, { limit: 3, now: 6_000, leaseMs: 1_000, worker: 'live' })
-    expect(taken.map((d) => d.id)).toEqual(held.map((d) => d.id))
+    expect(membersOf(taken)).toEqual(membersOf(held))
+    expect(taken.map((r) => r.attempts)).toEqual([0, 0, 0])
   })
 
   it('claims oldest due first and leaves deliveries that are not due', async () => {
     const [a, b, c] = deliveries(3)
     await store.enqueue(Q, [c as NewDelivery, a as NewDelivery, b as NewDelivery])
-    await store.claim(Q, { limit: 1, now: 10_000, leaseMs: 1, worker: 'w' }).then((got) =>
-      store.retry(
-        Q,
-        got.map((d) => d.id),
-        { at: 50_000, attempts: 1, reason: 'http_5xx', status: 503 },
-      ),
-    )
-    const got = await store.claim(Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
+    const first = await store.claim(Q, { limit: 1, now: 10_000, leaseMs: 1, worker: 'w' })
+    expect(membersOf(first)).toEqual([[a?.id]])
+    await store.retry(Q, first[0] as ClaimedRequest, {
+      at: 50_000,
+      attempts: 1,
+      reason: 'http_5xx',
+      status: 503,
+    })
+    const got = await claimFlat(store, Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
     expect(got.map((d) => d.id)).toEqual([b?.id, c?.id])
   })
 
@@ -277,19 +280,33 @@ describePostgres('PostgreSQL claims and leases', (url) => {
     for (let round = 0; round < 10; round++) {
       const batch = deliveries(40)
       await store.enqueue(Q, batch)
-      const ids = batch.map((d) => d.id)
-      const reversed = [...ids].reverse()
+      const reversed = [...batch].reverse()
       await Promise.all([
-        store.complete(Q, ids),
-        other.retry(Q, reversed, { at: 0, attempts: 1, reason: 'timeout', status: null }),
-        store.kill(Q, reversed.slice(0, 20), {
-          now: 1,
+        store.complete(
+          Q,
+          batch.map((d) => requestOf(d)),
+        ),
+        other.retry(Q, requestOf(...reversed), {
+          at: 0,
           attempts: 1,
-          reason: 'http_4xx',
-          status: 400,
-          detail: null,
+          reason: 'timeout',
+          status: null,
         }),
-        other.release(Q, ids.slice(10)),
+        store.kill(
+          Q,
+          reversed.slice(0, 20).map((d) => requestOf(d)),
+          {
+            now: 1,
+            attempts: 1,
+            reason: 'http_4xx',
+            status: 400,
+            detail: null,
+          },
+        ),
+        other.release(
+          Q,
+          batch.slice(10).map((d) => requestOf(d)),
+        ),
         other.wake(Q, 10),
       ])
     }
@@ -301,7 +318,7 @@ describePostgres('PostgreSQL claims and leases', (url) => {
     await store.enqueue('one', deliveries(2))
     await store.enqueue('two', deliveries(3))
     expect(
-      await store.claim('one', { limit: 10, now: 10_000, leaseMs: 1_000, worker: 'w' }),
+      await claimFlat(store, 'one', { limit: 10, now: 10_000, leaseMs: 1_000, worker: 'w' }),
     ).toHaveLength(2)
     expect((await store.stats('two')).queued).toBe(3)
     expect((await store.stats()).queued + (await store.stats()).inFlight).toBe(5)
@@ -322,16 +339,10 @@ describePostgres('PostgreSQL counters across processes', (url) => {
           if (got.length === 0) return
           const [retried, ...done] = got
           if (retried && retried.attempts === 0) {
-            await s.retry(Q, [retried.id], { at: 0, attempts: 1, reason: 'timeout', status: null })
-            await s.complete(
-              Q,
-              done.map((d) => d.id),
-            )
+            await s.retry(Q, retried, { at: 0, attempts: 1, reason: 'timeout', status: null })
+            await s.complete(Q, done)
           } else {
-            await s.complete(
-              Q,
-              got.map((d) => d.id),
-            )
+            await s.complete(Q, got)
           }
         }
       }),
@@ -340,7 +351,7 @@ describePostgres('PostgreSQL counters across processes', (url) => {
     expect(stats.delivered).toBe(100)
     expect(stats.queued + stats.inFlight).toBe(0)
     expect(stats.retried).toBeGreaterThan(0)
-    await first.complete(Q, ['not-there'])
+    await first.complete(Q, [byIds('not-there')])
     expect((await first.stats(Q)).delivered).toBe(100)
   })
 })
@@ -356,24 +367,22 @@ describePostgres('PostgreSQL dead letters', (url) => {
     const batch = deliveries(4)
     await store.enqueue(Q, batch)
     const got = await store.claim(Q, { limit: 4, now: 10_000, leaseMs: 1_000, worker: 'w' })
-    await store.kill(Q, [got[0]?.id ?? ''], {
+    expect(membersOf(got)).toEqual(batch.map((d) => [d.id]))
+    await store.kill(Q, got.slice(0, 1), {
       now: 11_000,
       attempts: 1,
       reason: 'http_4xx',
       status: 400,
       detail: 'HTTP 400',
     })
-    await store.kill(Q, [got[1]?.id ?? ''], {
+    await store.kill(Q, got.slice(1, 2), {
       now: 12_000,
       attempts: 9,
       reason: 'expired',
       status: 503,
       detail: null,
     })
-    await store.release(
-      Q,
-      got.slice(2).map((d) => d.id),
-    )
+    await store.release(Q, got.slice(2))
     const stats = await store.stats(Q)
     expect(stats).toMatchObject({
       queued: 2,
@@ -393,7 +402,12 @@ describePostgres('PostgreSQL dead letters', (url) => {
       replayed: 1,
       unsendable: 0,
     })
-    const replayed = await store.claim(Q, { limit: 10, now: 20_000, leaseMs: 1_000, worker: 'w' })
+    const replayed = await claimFlat(store, Q, {
+      limit: 10,
+      now: 20_000,
+      leaseMs: 1_000,
+      worker: 'w',
+    })
     expect(replayed.find((d) => d.id === batch[0]?.id)).toMatchObject({
       attempts: 0,
       enqueuedAt: 20_000,
@@ -417,15 +431,13 @@ describePostgres('PostgreSQL dead letters', (url) => {
   it('wake makes waiting deliveries due now and says how many', async () => {
     await store.enqueue(Q, deliveries(3))
     const got = await store.claim(Q, { limit: 3, now: 10_000, leaseMs: 1_000, worker: 'w' })
-    await store.retry(
-      Q,
-      got.slice(0, 2).map((d) => d.id),
-      { at: 99_000, attempts: 1, reason: 'http_5xx', status: 500 },
-    )
+    for (const request of got.slice(0, 2)) {
+      await store.retry(Q, request, { at: 99_000, attempts: 1, reason: 'http_5xx', status: 500 })
+    }
     expect(await store.wake(Q, 20_000)).toBe(2)
     expect(await store.nextDueAt(Q)).toBe(11_000) // the third is still leased until 11 000
     expect(
-      await store.claim(Q, { limit: 3, now: 20_000, leaseMs: 1_000, worker: 'w' }),
+      await claimFlat(store, Q, { limit: 3, now: 20_000, leaseMs: 1_000, worker: 'w' }),
     ).toHaveLength(3)
   })
 })

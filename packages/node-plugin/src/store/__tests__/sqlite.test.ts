@@ -7,7 +7,8 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BLOCK_MAX } from '../block.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite.js'
-import type { BlockRange, BlockRequest, ClaimedBlock } from '../types.js'
+import type { ClaimedRequest } from '../types.js'
+import { byIds, claimFlat, membersOf } from './requests.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
 const dirs: string[] = []
@@ -49,7 +50,9 @@ describe('SqliteQueueStore', () => {
     const second = new SqliteQueueStore({ path })
     await second.open()
     expect(
-      (await second.claim('q', { limit: 5, now: 2, leaseMs: 10, worker: 'w' })).map((d) => d.id),
+      (await claimFlat(second, 'q', { limit: 5, now: 2, leaseMs: 10, worker: 'w' })).map(
+        (d) => d.id,
+      ),
     ).toEqual(['a'])
     await second.close()
   })
@@ -60,8 +63,10 @@ describe('SqliteQueueStore', () => {
     const b = new SqliteQueueStore({ path })
     await Promise.all([a.open(), b.open()])
     await a.enqueue('q', [{ id: 'x', body: '{}', messageId: null, enqueuedAt: 1 }])
-    expect(await b.claim('q', { limit: 1, now: 1, leaseMs: 100, worker: 'b' })).toHaveLength(1)
-    expect(await a.claim('q', { limit: 1, now: 50, leaseMs: 100, worker: 'a' })).toHaveLength(0)
+    expect(await claimFlat(b, 'q', { limit: 1, now: 1, leaseMs: 100, worker: 'b' })).toHaveLength(1)
+    expect(await claimFlat(a, 'q', { limit: 1, now: 50, leaseMs: 100, worker: 'a' })).toHaveLength(
+      0,
+    )
     await Promise.all([a.close(), b.close()])
   })
 
@@ -99,12 +104,6 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     db.close()
     return rows
   }
-  /** The blocks a claim's requests come from, in order. */
-  const blocksOf = (requests: readonly BlockRequest[]): ClaimedBlock[] => [
-    ...new Set(requests.flatMap((r) => r.ranges.map((range) => range.block))),
-  ]
-  const idsOf = (range: BlockRange): string[] =>
-    range.block.deliveries.slice(range.from, range.to).map((d) => d.id)
   /** `count` stores on one new file, open (the file is `store.path`). */
   const openStores = async (count: number) => {
     const path = join(tempDir(), 'q.sqlite')
@@ -122,7 +121,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       BLOCK_MAX,
       10,
     ])
-    const claimed = await store.claim('q', { limit: BLOCK_MAX * 2 + 5, now: 2000, ...LEASE })
+    const claimed = await claimFlat(store, 'q', { limit: BLOCK_MAX * 2 + 5, now: 2000, ...LEASE })
     // Two whole blocks fit; the third would overflow the limit and waits for the next claim.
     expect(claimed).toHaveLength(BLOCK_MAX * 2)
     expect(claimed.map((d) => d.id).slice(0, 3)).toEqual(['b-0', 'b-1', 'b-2'])
@@ -137,12 +136,13 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
         items(2, 1000 + b).map((d) => ({ ...d, id: `${b}-${d.id}` })),
       )
     }
-    const some = await store.claimBlocks('q', { limit: 51, now: 5000, ...LEASE })
-    expect(blocksOf(some.requests)).toHaveLength(25)
-    const rest = await store.claim('q', { limit: 1000, now: 5000, ...LEASE })
-    expect(rest.map((d) => d.id)).toEqual(
-      Array.from({ length: 15 }, (_, i) => [`${i + 25}-b-0`, `${i + 25}-b-1`]).flat(),
-    )
+    const blocks = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => [`${from + i}-b-0`, `${from + i}-b-1`]).flat()
+    // 25 whole blocks of 2 fit in 51; the 26th would overflow it.
+    const some = await claimFlat(store, 'q', { limit: 51, now: 5000, ...LEASE })
+    expect(some.map((d) => d.id)).toEqual(blocks(0, 25))
+    const rest = await claimFlat(store, 'q', { limit: 1000, now: 5000, ...LEASE })
+    expect(rest.map((d) => d.id)).toEqual(blocks(25, 15))
     expect(await store.claim('q', { limit: 1000, now: 5000, ...LEASE })).toEqual([])
     await store.close()
   })
@@ -152,14 +152,21 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const path = store.path
     await store.enqueue('q', items(4))
     const claimed = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
-    await store.complete('q', [claimed[0]?.id as string, claimed[2]?.id as string])
+    expect(membersOf(claimed)).toEqual([['b-0'], ['b-1'], ['b-2'], ['b-3']])
+    const [b0, b1, b2, b3] = claimed as [
+      ClaimedRequest,
+      ClaimedRequest,
+      ClaimedRequest,
+      ClaimedRequest,
+    ]
+    await store.complete('q', [b0, b2])
     expect(blockRows(path)).toEqual([{ count: 4, done: 2, lease_until: 62_000 }])
     const stats = await store.stats('q')
     expect([stats.queued + stats.inFlight, stats.delivered]).toEqual([2, 2])
-    await store.release('q', [claimed[1]?.id as string, claimed[3]?.id as string])
-    const again = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    await store.release('q', [b1, b3])
+    const again = await claimFlat(store, 'q', { limit: 10, now: 2000, ...LEASE })
     expect(again.map((d) => d.id)).toEqual(['b-1', 'b-3'])
-    expect(again.map((d) => d.body)).toEqual([claimed[1]?.body, claimed[3]?.body])
+    expect(again.map((d) => d.body)).toEqual([b1.deliveries[0]?.body, b3.deliveries[0]?.body])
     await store.close()
   })
 
@@ -167,78 +174,68 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const [dying, next] = await openStores(2)
     await dying.enqueue('q', items(3))
     const claimed = await dying.claim('q', { limit: 10, now: 2000, leaseMs: 1000, worker: 'a' })
-    await dying.complete('q', [claimed[0]?.id as string])
+    expect(membersOf(claimed)).toEqual([['b-0'], ['b-1'], ['b-2']])
+    await dying.complete('q', claimed.slice(0, 1))
     // The completion of one delivery is recorded with the block, which is only deleted once all
     // three have an outcome: after a crash the other two are sent again (never lost), the
     // delivered one is not.
     expect(await next.claim('q', { limit: 10, now: 2999, leaseMs: 1000, worker: 'b' })).toEqual([])
     const taken = await next.claim('q', { limit: 10, now: 3000, leaseMs: 1000, worker: 'b' })
-    expect(taken.map((d) => d.id)).toEqual(['b-1', 'b-2'])
+    expect(membersOf(taken)).toEqual([['b-1'], ['b-2']])
     // The first process's late outcomes leave the block alone: it is no longer theirs.
-    await dying.complete('q', [claimed[1]?.id as string, claimed[2]?.id as string])
+    await dying.complete('q', claimed.slice(1))
     expect(await next.nextDueAt('q')).toBe(4000)
-    await next.complete(
-      'q',
-      taken.map((d) => d.id),
-    )
+    await next.complete('q', taken)
     expect(await next.nextDueAt('q')).toBeNull()
     await Promise.all([dying.close(), next.close()])
   })
 
-  it('claimBlocks hands out blocks as requests, rows first; completeRanges delivers them by range', async () => {
+  it('claim hands out a block as requests and delivers them by request, with rows in due order', async () => {
     const [store] = await openStores(1)
     const path = store.path
     await store.enqueue('q', items(5))
     await store.enqueue('q', [
       { id: 'late', body: '{"late":1}', messageId: null, enqueuedAt: 1500 },
     ])
-    // A retried delivery is a row, and is handed out as a delivery ahead of the blocks.
+    // A retried delivery is a row, and is handed out with the blocks in due order.
     const first = await store.claim('q', { limit: 5, now: 2000, ...LEASE })
-    await store.retry('q', [first[4]?.id as string], {
+    expect(membersOf(first)).toEqual([['b-0'], ['b-1'], ['b-2'], ['b-3'], ['b-4']])
+    await store.retry('q', first[4] as ClaimedRequest, {
       at: 1900,
       attempts: 1,
       reason: 'http_5xx',
       status: 503,
     })
-    await store.release(
-      'q',
-      first.slice(0, 4).map((d) => d.id),
-    )
+    await store.release('q', first.slice(0, 4))
     // The block keeps its row and its cut; what left it (b-4) is recorded gone and not handed out.
     expect(blockRows(path)).toEqual([
       { count: 5, done: 1, lease_until: 0 },
       { count: 1, done: 0, lease_until: 0 },
     ])
-    const { deliveries, requests } = await store.claimBlocks('q', {
-      limit: 10,
-      now: 2000,
-      ...LEASE,
-    })
-    expect(deliveries.map((d) => [d.id, d.attempts])).toEqual([['b-4', 1]])
+    const requests = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
     // batchSize 1 (the default): each delivery is a request of its own, sent alone.
-    expect(requests.map((r) => [r.ranges.flatMap(idsOf), r.batch])).toEqual([
-      [['b-0'], false],
-      [['b-1'], false],
-      [['b-2'], false],
-      [['b-3'], false],
-      [['late'], false],
+    expect(requests.map((r) => [r.deliveries.map((d) => d.id), r.batch, r.attempts])).toEqual([
+      [['b-0'], false, 0],
+      [['b-1'], false, 0],
+      [['b-2'], false, 0],
+      [['b-3'], false, 0],
+      [['late'], false, 0],
+      [['b-4'], false, 1],
     ])
-    const blocks = blocksOf(requests)
-    expect(blocks[0]?.deliveries[1]).toEqual(items(5)[1])
-    await store.completeRanges('q', [
-      { block: blocks[0] as ClaimedBlock, from: 0, to: 3 },
-      { block: blocks[1] as ClaimedBlock, from: 0, to: 1 },
-    ])
+    expect(requests[5]).toMatchObject({ lastReason: 'http_5xx', lastStatus: 503, enqueuedAt: 1000 })
+    expect(requests[1]?.deliveries[0]).toEqual(items(5)[1])
+    await store.complete('q', [...requests.slice(0, 3), requests[4] as ClaimedRequest])
     expect(blockRows(path)).toEqual([{ count: 5, done: 4, lease_until: 62_000 }])
     const stats = await store.stats('q')
     expect([stats.delivered, stats.queued + stats.inFlight]).toEqual([4, 2])
     // What is left is still addressed by id: b-3 is given back and is the only block delivery left.
-    await store.release('q', ['b-3'])
-    await store.complete('q', ['b-4'])
-    const again = await store.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })
-    expect(again.deliveries).toEqual([])
-    expect(again.requests.map((r) => r.ranges.flatMap(idsOf))).toEqual([['b-3']])
-    await store.completeRanges('q', again.requests[0]?.ranges ?? [])
+    await store.release('q', [byIds('b-3')])
+    await store.complete('q', [byIds('b-4')])
+    const again = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    expect(again.map((r) => [r.deliveries.map((d) => d.id), r.batch, r.attempts])).toEqual([
+      [['b-3'], false, 0],
+    ])
+    await store.complete('q', again)
     expect(await store.nextDueAt('q')).toBeNull()
     expect(await store.stats('q')).toMatchObject({ delivered: 6, queued: 0, inFlight: 0 })
     expect(blockRows(path)).toEqual([])
@@ -249,16 +246,18 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const [store] = await openStores(1)
     await store.enqueue('q', items(3))
     const claimed = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
-    await store.retry('q', ['b-0'], { at: 1500, attempts: 1, reason: 'http_5xx', status: 503 })
+    expect(membersOf(claimed)).toEqual([['b-0'], ['b-1'], ['b-2']])
+    await store.retry('q', claimed[0] as ClaimedRequest, {
+      at: 1500,
+      attempts: 1,
+      reason: 'http_5xx',
+      status: 503,
+    })
     // Its next attempt is claimed while the block (b-1, b-2 still unsent) is held, then given back.
-    expect((await store.claim('q', { limit: 10, now: 2000, ...LEASE })).map((d) => d.id)).toEqual([
-      'b-0',
-    ])
-    await store.release(
-      'q',
-      claimed.map((d) => d.id),
-    )
-    const again = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    const retried = await store.claim('q', { limit: 10, now: 2000, ...LEASE })
+    expect(membersOf(retried)).toEqual([['b-0']])
+    await store.release('q', [...claimed.slice(1), ...retried])
+    const again = await claimFlat(store, 'q', { limit: 10, now: 2000, ...LEASE })
     expect(again.map((d) => [d.id, d.attempts])).toEqual([
       ['b-1', 0],
       ['b-2', 0],
@@ -267,13 +266,14 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     await store.close()
   })
 
-  it('completeRanges on a block split into rows meanwhile completes its deliveries by id', async () => {
+  it('complete on a block split into rows meanwhile completes its deliveries by id', async () => {
     const [holder, other] = await openStores(2)
     const path = holder.path
     await holder.enqueue('q', items(3))
-    const blocks = blocksOf((await holder.claimBlocks('q', { limit: 10, now: 2000, ...LEASE })).requests)
+    const held = await holder.claim('q', { limit: 10, now: 2000, ...LEASE })
+    expect(membersOf(held)).toEqual([['b-0'], ['b-1'], ['b-2']])
     // Another store names one of the block's deliveries: the block becomes rows (keeping the lease).
-    await other.kill('q', ['b-0'], {
+    await other.kill('q', [byIds('b-0')], {
       now: 2100,
       attempts: 1,
       reason: 'http_4xx',
@@ -281,21 +281,20 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       detail: null,
     })
     expect(blockRows(path)).toEqual([])
-    await holder.completeRanges('q', [{ block: blocks[0] as ClaimedBlock, from: 1, to: 3 }])
+    await holder.complete('q', held.slice(1))
     expect(await holder.stats('q')).toMatchObject({ delivered: 2, dead: 1, queued: 0, inFlight: 0 })
     expect(await holder.nextDueAt('q')).toBeNull()
     // A block another worker took over after the lease expired is left to that worker.
     await holder.enqueue('q', items(2, 5000))
-    const lost = await holder.claimBlocks('q', { limit: 10, now: 5000, leaseMs: 10, worker: 'w' })
-    const taken = await other.claimBlocks('q', { limit: 10, now: 5010, leaseMs: 10, worker: 'x' })
-    expect(blocksOf(taken.requests)).toHaveLength(1)
-    // Found out by a call by id first (a release), then by range: dropped both times, and the
-    // other worker's block stays whole.
-    await holder.release('q', ['b-0'])
-    await holder.completeRanges('q', [
-      { block: blocksOf(lost.requests)[0] as ClaimedBlock, from: 0, to: 1 },
-      { block: blocksOf(lost.requests)[0] as ClaimedBlock, from: 1, to: 2 },
-    ])
+    const lost = await holder.claim('q', { limit: 10, now: 5000, leaseMs: 10, worker: 'w' })
+    expect(membersOf(lost)).toEqual([['b-0'], ['b-1']])
+    const taken = await other.claim('q', { limit: 10, now: 5010, leaseMs: 10, worker: 'x' })
+    expect(membersOf(taken)).toEqual([['b-0'], ['b-1']])
+    expect(blockRows(path)).toEqual([{ count: 2, done: 0, lease_until: 5020 }])
+    // Found out by a request it made by id first (a release), then by the claim's own requests:
+    // dropped both times, and the other worker's block stays whole.
+    await holder.release('q', [byIds('b-0')])
+    await holder.complete('q', lost)
     expect(await holder.stats('q')).toMatchObject({ delivered: 2 })
     expect(blockRows(path)).toEqual([{ count: 2, done: 0, lease_until: 5020 }])
     expect(await other.nextDueAt('q')).toBe(5020)
@@ -323,7 +322,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
     const store = new SqliteQueueStore({ path })
     await store.open()
     await store.enqueue('q', items(1, 950))
-    const claimed = await store.claim('q', { limit: 10, now: 1000, ...LEASE })
+    const claimed = await claimFlat(store, 'q', { limit: 10, now: 1000, ...LEASE })
     expect(claimed.map((d) => [d.id, d.attempts, d.lastStatus])).toEqual([
       ['old-1', 2, 503],
       ['b-0', 0, null],

@@ -1,9 +1,9 @@
 /** The behaviour every QueueStore must have, as a reusable suite each store's test file runs against its own store. */
 
 import { randomUUID } from 'node:crypto'
-import { requestId } from '@analytics-webhooks/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { NewDelivery, QueueStore, StoredDelivery } from '../types.js'
+import type { ClaimedRequest, NewDelivery, QueueStore } from '../types.js'
+import { byIds, claimFlat, flatten, membersOf, requestOf } from './requests.js'
 
 /** Makes a fresh, empty store (not yet opened) and a way to throw it away. */
 export type StoreFactory = () => Promise<{ store: QueueStore; cleanup(): Promise<void> }>
@@ -65,34 +65,33 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         const special = { ...delivery(9, T0 - 10), body }
         await store.enqueue('q', [...items, special])
         const claimed = await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })
-        expect(claimed.map((d) => d.id)).toEqual([special.id, ...items.map((d) => d.id)])
-        const first = claimed[0]
-        expect(first).toMatchObject({
-          id: special.id,
-          body,
-          messageId: 'm9',
-          enqueuedAt: T0 - 10,
-          queue: 'q',
+        expect(membersOf(claimed)).toEqual([[special.id], ...items.map((d) => [d.id])])
+        expect(claimed.map((r) => r.batch)).toEqual([false, false, false, false])
+        expect(claimed[0]).toMatchObject({
+          deliveries: [{ id: special.id, body, messageId: 'm9', enqueuedAt: T0 - 10 }],
+          batch: false,
           attempts: 0,
+          enqueuedAt: T0 - 10,
           lastReason: null,
           lastStatus: null,
         })
-        expect(first?.nextAttemptAt).toBe(T0 - 10)
       })
 
       it('keeps a null messageId (delete notifications have none)', async () => {
         await store.enqueue('q', [{ ...delivery(1), messageId: null }])
-        const [claimed] = await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        const [claimed] = await claimFlat(store, 'q', { limit: 1, now: T0, ...LEASE })
         expect(claimed?.messageId).toBeNull()
       })
 
       it('claims at most `limit`, and only what is due', async () => {
         await store.enqueue('q', deliveries(5))
         await store.enqueue('q', [delivery(99, T0 + 10_000)])
-        expect(await store.claim('q', { limit: 2, now: T0 + 100, ...LEASE })).toHaveLength(2)
-        expect(await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(3)
-        expect(await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(0)
-        expect(await store.claim('q', { limit: 10, now: T0 + 10_000, ...LEASE })).toHaveLength(1)
+        expect(await claimFlat(store, 'q', { limit: 2, now: T0 + 100, ...LEASE })).toHaveLength(2)
+        expect(await claimFlat(store, 'q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(3)
+        expect(await claimFlat(store, 'q', { limit: 10, now: T0 + 100, ...LEASE })).toHaveLength(0)
+        expect(await claimFlat(store, 'q', { limit: 10, now: T0 + 10_000, ...LEASE })).toHaveLength(
+          1,
+        )
       })
 
       it('enqueues nothing for an empty list', async () => {
@@ -111,10 +110,10 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('a leased delivery is not claimed again while the lease lives', async () => {
         await store.enqueue('q', deliveries(1))
         expect(
-          await store.claim('q', { limit: 1, now: T0, leaseMs: 1000, worker: 'a' }),
+          await claimFlat(store, 'q', { limit: 1, now: T0, leaseMs: 1000, worker: 'a' }),
         ).toHaveLength(1)
         expect(
-          await store.claim('q', { limit: 1, now: T0 + 999, leaseMs: 1000, worker: 'b' }),
+          await claimFlat(store, 'q', { limit: 1, now: T0 + 999, leaseMs: 1000, worker: 'b' }),
         ).toHaveLength(0)
       })
 
@@ -128,7 +127,7 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
           leaseMs: 1000,
           worker: 'b',
         })
-        expect(again.map((d) => d.id)).toEqual([item?.id])
+        expect(membersOf(again)).toEqual([[item?.id]])
         expect(again[0]?.attempts).toBe(0)
       })
 
@@ -141,11 +140,12 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('release gives the delivery back, due as before, without an attempt', async () => {
         const [item] = deliveries(1)
         await store.enqueue('q', [item as NewDelivery])
-        await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
-        await store.release('q', [item?.id as string])
+        const claimed = await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
+        await store.release('q', claimed)
         expect(await store.nextDueAt('q')).toBe(T0)
-        const [again] = await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
-        expect(again?.attempts).toBe(0)
+        const again = await store.claim('q', { limit: 1, now: T0 + 5, ...LEASE })
+        expect(membersOf(again)).toEqual([[item?.id]])
+        expect(again[0]?.attempts).toBe(0)
       })
     })
 
@@ -153,20 +153,21 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('removes delivered deliveries and counts them', async () => {
         const items = deliveries(3)
         await store.enqueue('q', items)
-        await store.claim('q', { limit: 3, now: T0 + 10, ...LEASE })
-        await store.complete('q', [items[0]?.id as string, items[1]?.id as string])
+        const claimed = await store.claim('q', { limit: 3, now: T0 + 10, ...LEASE })
+        expect(membersOf(claimed)).toEqual(items.map((d) => [d.id]))
+        await store.complete('q', claimed.slice(0, 2))
         const stats = await store.stats('q')
         expect(stats.delivered).toBe(2)
         expect(stats.queued + stats.inFlight).toBe(1)
-        await store.complete('q', [items[2]?.id as string])
+        await store.complete('q', claimed.slice(2))
         expect(await store.nextDueAt('q')).toBeNull()
       })
 
       it('ignores ids it does not hold (completed twice)', async () => {
         const items = deliveries(1)
         await store.enqueue('q', items)
-        await store.complete('q', [items[0]?.id as string])
-        await store.complete('q', [items[0]?.id as string, 'unknown'])
+        await store.complete('q', [requestOf(items[0] as NewDelivery)])
+        await store.complete('q', [requestOf(items[0] as NewDelivery), byIds('unknown')])
         expect((await store.stats('q')).delivered).toBe(1)
       })
     })
@@ -175,8 +176,8 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('schedules the next attempt and records the reason', async () => {
         const [item] = deliveries(1)
         await store.enqueue('q', [item as NewDelivery])
-        await store.claim('q', { limit: 1, now: T0, ...LEASE })
-        await store.retry('q', [item?.id as string], {
+        const [claimed] = await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        await store.retry('q', claimed as ClaimedRequest, {
           at: T0 + 2000,
           attempts: 1,
           reason: 'http_5xx',
@@ -184,13 +185,17 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         })
         expect(await store.nextDueAt('q')).toBe(T0 + 2000)
         expect(await store.claim('q', { limit: 1, now: T0 + 1999, ...LEASE })).toHaveLength(0)
-        const [again] = await store.claim('q', { limit: 1, now: T0 + 2000, ...LEASE })
-        expect(again).toMatchObject({
-          attempts: 1,
-          lastReason: 'http_5xx',
-          lastStatus: 503,
-          nextAttemptAt: T0 + 2000,
-        })
+        const again = await store.claim('q', { limit: 1, now: T0 + 2000, ...LEASE })
+        expect(again).toMatchObject([
+          {
+            deliveries: [item],
+            batch: false,
+            attempts: 1,
+            enqueuedAt: item?.enqueuedAt,
+            lastReason: 'http_5xx',
+            lastStatus: 503,
+          },
+        ])
         const stats = await store.stats('q')
         expect(stats.retried).toBe(1)
       })
@@ -198,26 +203,31 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it("binds a failed request's deliveries: claimed all together, in their places, past the limit, by one worker", async () => {
         const items = deliveries(5)
         const id = (i: number) => items[i]?.id as string
+        const item = (i: number) => items[i] as NewDelivery
         await store.enqueue('q', items)
         await store.claim('q', { limit: 5, now: T0, ...LEASE })
         const failed = { at: T0 + 100, attempts: 1, reason: 'http_5xx' as const, status: 500 }
         // Sent as [3, 1, 4] under one id; 0 and 2 were sent alone.
-        await store.retry('q', [id(3), id(1), id(4)], { ...failed, requestId: 'req-1' })
-        await store.retry('q', [id(0)], failed)
-        await store.retry('q', [id(2)], { ...failed, requestId: null })
+        await store.retry('q', requestOf(item(3), item(1), item(4)), {
+          ...failed,
+          requestId: 'req-1',
+        })
+        await store.retry('q', requestOf(item(0)), failed)
+        await store.retry('q', requestOf(item(2)), { ...failed, requestId: null })
 
-        const [alone] = await store.claim('q', { limit: 1, now: T0 + 100, ...LEASE })
-        expect(alone).toMatchObject({ id: id(0), requestId: null, requestPosition: null })
+        const alone = await store.claim('q', { limit: 1, now: T0 + 100, ...LEASE })
+        expect(membersOf(alone)).toEqual([[id(0)]])
+        expect(alone[0]).toMatchObject({ batch: false, attempts: 1 })
+        // Past the limit: the whole request, in its body order.
         const request = await store.claim('q', { limit: 1, now: T0 + 100, ...LEASE })
-        expect(
-          request
-            .map((d) => [d.requestPosition, d.id, d.requestId, d.attempts])
-            .sort((a, b) => Number(a[0]) - Number(b[0])),
-        ).toEqual([
-          [0, id(3), 'req-1', 1],
-          [1, id(1), 'req-1', 1],
-          [2, id(4), 'req-1', 1],
-        ])
+        expect(membersOf(request)).toEqual([[id(3), id(1), id(4)]])
+        expect(request[0]).toMatchObject({
+          batch: true,
+          attempts: 1,
+          enqueuedAt: item(1).enqueuedAt,
+          lastReason: 'http_5xx',
+          lastStatus: 500,
+        })
         // Leased whole: another worker gets only what is left.
         const other = await store.claim('q', {
           limit: 5,
@@ -225,15 +235,13 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
           leaseMs: 1000,
           worker: 'w2',
         })
-        expect(other.map((d) => d.id)).toEqual([id(2)])
+        expect(membersOf(other)).toEqual([[id(2)]])
+        expect(other[0]?.batch).toBe(false)
         // Given back, it is due again as the same request.
-        await store.release(
-          'q',
-          request.map((d) => d.id),
-        )
+        await store.release('q', request)
         const again = await store.claim('q', { limit: 1, now: T0 + 300, ...LEASE })
-        expect(again.map((d) => d.id).sort()).toEqual([id(1), id(3), id(4)].sort())
-        expect(new Set(again.map((d) => d.requestId))).toEqual(new Set(['req-1']))
+        expect(membersOf(again)).toEqual([[id(3), id(1), id(4)]])
+        expect(again[0]).toMatchObject({ batch: true, attempts: 1 })
       })
 
       it('with batchSize above 1, binds what it claims to requests before returning, and a takeover gets the same requests', async () => {
@@ -247,31 +255,21 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
           worker: 'dies',
           batchSize: 3,
         })
-        const requests = (batch: readonly StoredDelivery[]) => {
-          const byId = new Map<string, StoredDelivery[]>()
-          for (const d of batch) {
-            expect(d.requestId).not.toBeNull()
-            byId.set(d.requestId as string, [...(byId.get(d.requestId as string) ?? []), d])
-          }
-          return [...byId.entries()]
-            .map(([id, members]) => {
-              members.sort((a, b) => Number(a.requestPosition) - Number(b.requestPosition))
-              expect(members.map((d) => d.requestPosition)).toEqual(members.map((_, i) => i))
-              expect(id).toBe(requestId(members.map((d) => d.messageId as string)))
-              return members.map((d) => d.id)
-            })
-            .sort(
-              (a, b) =>
-                items.findIndex((d) => d.id === a[0]) - items.findIndex((d) => d.id === b[0]),
-            )
-        }
-        // Cut in claim order, across the two enqueue calls: 3 + 3 + 1.
-        const cut = requests(claimed)
-        expect(cut).toEqual([
-          items.slice(0, 3).map((d) => d.id),
-          items.slice(3, 6).map((d) => d.id),
-          items.slice(6).map((d) => d.id),
+        const ids = (range: readonly NewDelivery[]) => range.map((d) => d.id)
+        // Cut in claim order, across the two enqueue calls: 3 + 3 + 1, each sent as an array.
+        const cut = [ids(items.slice(0, 3)), ids(items.slice(3, 6)), ids(items.slice(6))]
+        expect(membersOf(claimed)).toEqual(cut)
+        expect(claimed.map((r) => [r.batch, r.attempts])).toEqual([
+          [true, 0],
+          [true, 0],
+          [true, 0],
         ])
+        /** Who went out together, in the order of their first delivery. */
+        const requests = (claims: readonly ClaimedRequest[]) => {
+          for (const r of claims) expect([r.batch, r.attempts]).toEqual([true, 0])
+          const first = (members: string[]) => items.findIndex((d) => d.id === members[0])
+          return membersOf(claims).sort((a, b) => first(a) - first(b))
+        }
         // The worker died after sending, before recording anything. Another worker, with another
         // batch size, takes the leases over once they expire, and forms the very same requests.
         const taken = await store.claim('q', {
@@ -290,35 +288,54 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         })
         expect(requests([...taken, ...more])).toEqual(cut)
         // Given back, and claimed again: still the same requests.
-        await store.release(
-          'q',
-          [...taken, ...more].map((d) => d.id),
-        )
+        await store.release('q', [...taken, ...more])
         const again = await store.claim('q', { limit: 10, now: T0 + 1200, ...LEASE, batchSize: 2 })
         expect(requests(again)).toEqual(cut)
       })
 
       it('with batchSize 1 (the default), binds nothing: each delivery is sent alone', async () => {
-        await store.enqueue('q', deliveries(3))
+        const items = deliveries(3)
+        await store.enqueue('q', items)
         const claimed = await store.claim('q', { limit: 10, now: T0 + 100, ...LEASE, batchSize: 1 })
-        expect(claimed.map((d) => [d.requestId, d.requestPosition])).toEqual([
-          [null, null],
-          [null, null],
-          [null, null],
-        ])
+        expect(claimed.map((r) => [r.deliveries.map((d) => d.id), r.batch])).toEqual(
+          items.map((d) => [[d.id], false]),
+        )
+      })
+
+      it('acknowledges the halves of a request the worker split (after a 413) by their deliveries', async () => {
+        const items = deliveries(4)
+        await store.enqueue('q', items)
+        const [request] = await store.claim('q', { limit: 4, now: T0 + 3, ...LEASE, batchSize: 4 })
+        expect(membersOf([request as ClaimedRequest])).toEqual([items.map((d) => d.id)])
+        const half = (from: number, to: number): ClaimedRequest => ({
+          ...(request as ClaimedRequest),
+          deliveries: request?.deliveries.slice(from, to) ?? [],
+        })
+        await store.complete('q', [half(0, 2)])
+        await store.retry('q', half(2, 4), {
+          at: T0 + 10,
+          requestId: 'second-half',
+          attempts: 1,
+          reason: 'http_5xx',
+          status: 502,
+        })
+        expect(await store.stats('q')).toMatchObject({ delivered: 2, queued: 2, inFlight: 0 })
+        const again = await store.claim('q', { limit: 1, now: T0 + 10, ...LEASE, batchSize: 1 })
+        expect(membersOf(again)).toEqual([[items[2]?.id, items[3]?.id]])
+        expect(again[0]).toMatchObject({ batch: true, attempts: 1, lastStatus: 502 })
       })
 
       it('counts waiting deliveries with a failed attempt as retrying', async () => {
         const items = deliveries(2)
         await store.enqueue('q', items)
-        await store.claim('q', { limit: 2, now: T0, ...LEASE })
-        await store.retry('q', [items[0]?.id as string], {
+        const claimed = await store.claim('q', { limit: 2, now: T0, ...LEASE })
+        await store.retry('q', claimed[0] as ClaimedRequest, {
           at: T0 + 1,
           attempts: 1,
           reason: 'timeout',
           status: null,
         })
-        await store.release('q', [items[1]?.id as string])
+        await store.release('q', claimed.slice(1))
         const stats = await store.stats('q')
         expect(stats.retrying).toBe(1)
         expect(stats.queued).toBe(2)
@@ -329,8 +346,8 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('moves deliveries to the dead-letter store with reason, status, attempts and detail', async () => {
         const [item] = deliveries(1)
         await store.enqueue('q', [item as NewDelivery])
-        await store.claim('q', { limit: 1, now: T0, ...LEASE })
-        await store.kill('q', [item?.id as string], {
+        const claimed = await store.claim('q', { limit: 1, now: T0, ...LEASE })
+        await store.kill('q', claimed, {
           now: T0 + 50,
           attempts: 1,
           reason: 'http_4xx',
@@ -387,7 +404,7 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         const items = deliveries(5)
         await store.enqueue('q', items)
         for (const [i, item] of items.entries()) {
-          await store.kill('q', [item.id], {
+          await store.kill('q', [requestOf(item)], {
             now: T0 + i,
             attempts: 1,
             reason: 'expired',
@@ -403,24 +420,32 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         const items = deliveries(2)
         await store.enqueue('q', items)
         const ids = items.map((d) => d.id)
-        await store.kill('q', ids, {
-          now: T0,
-          attempts: 3,
-          reason: 'http_4xx',
-          status: 404,
-          detail: null,
-        })
+        await store.kill(
+          'q',
+          items.map((d) => requestOf(d)),
+          {
+            now: T0,
+            attempts: 3,
+            reason: 'http_4xx',
+            status: 404,
+            detail: null,
+          },
+        )
         expect(await store.replayDead({ ids: [ids[0] as string] }, { now: T0 + 9000 })).toEqual({
           replayed: 1,
           unsendable: 0,
         })
-        const [replayed] = await store.claim('q', { limit: 5, now: T0 + 9000, ...LEASE })
-        expect(replayed).toMatchObject({
-          id: ids[0],
-          attempts: 0,
-          enqueuedAt: T0 + 9000,
-          body: items[0]?.body,
-        })
+        const replayed = await store.claim('q', { limit: 5, now: T0 + 9000, ...LEASE })
+        expect(replayed).toMatchObject([
+          {
+            deliveries: [{ id: ids[0], enqueuedAt: T0 + 9000, body: items[0]?.body }],
+            batch: false,
+            attempts: 0,
+            enqueuedAt: T0 + 9000,
+            lastReason: null,
+            lastStatus: null,
+          },
+        ])
         expect((await store.listDead()).map((l) => l.id)).toEqual([ids[1]])
       })
 
@@ -429,11 +454,13 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         await store.enqueue('b', deliveries(1))
         for (const q of ['a', 'b']) {
           const claimed = await store.claim(q, { limit: 5, now: T0 + 10, ...LEASE })
-          await store.kill(
-            q,
-            claimed.map((d) => d.id),
-            { now: T0, attempts: 1, reason: 'tls', status: null, detail: null },
-          )
+          await store.kill(q, claimed, {
+            now: T0,
+            attempts: 1,
+            reason: 'tls',
+            status: null,
+            detail: null,
+          })
         }
         expect(await store.replayDead({ all: true }, { now: T0, queue: 'a' })).toEqual({
           replayed: 2,
@@ -447,7 +474,7 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('never replays a letter with no sendable body: invalid_payload, or an empty body', async () => {
         const [sendable] = deliveries(1)
         await store.enqueue('q', [sendable as NewDelivery])
-        await store.kill('q', [sendable?.id as string], {
+        await store.kill('q', [requestOf(sendable as NewDelivery)], {
           now: T0,
           attempts: 1,
           reason: 'http_4xx',
@@ -475,7 +502,7 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
           replayed: 1,
           unsendable: 2,
         })
-        const claimed = await store.claim('q', { limit: 5, now: T0, ...LEASE })
+        const claimed = await claimFlat(store, 'q', { limit: 5, now: T0, ...LEASE })
         expect(claimed.map((d) => [d.id, d.body])).toEqual([[sendable?.id, sendable?.body]])
         expect((await store.listDead()).map((l) => l.id).sort()).toEqual(['empty', 'rendered'])
       })
@@ -493,8 +520,14 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         await store.enqueue('q', items)
         await store.kill(
           'q',
-          items.map((d) => d.id),
-          { now: T0, attempts: 1, reason: 'http_3xx', status: 301, detail: null },
+          items.map((d) => requestOf(d)),
+          {
+            now: T0,
+            attempts: 1,
+            reason: 'http_3xx',
+            status: 301,
+            detail: null,
+          },
         )
         expect(await store.purgeDead({ ids: [items[0]?.id as string] })).toBe(1)
         expect(await store.purgeDead({ all: true }, { queue: 'other' })).toBe(0)
@@ -508,15 +541,17 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('wake makes every waiting delivery due now, but not leased ones', async () => {
         const items = deliveries(3)
         await store.enqueue('q', items)
-        await store.claim('q', { limit: 3, now: T0 + 5, ...LEASE })
-        await store.retry('q', [items[0]?.id as string, items[1]?.id as string], {
-          at: T0 + 60_000,
-          attempts: 1,
-          reason: 'http_5xx',
-          status: 500,
-        })
+        const held = await store.claim('q', { limit: 3, now: T0 + 5, ...LEASE })
+        for (const request of held.slice(0, 2)) {
+          await store.retry('q', request, {
+            at: T0 + 60_000,
+            attempts: 1,
+            reason: 'http_5xx',
+            status: 500,
+          })
+        }
         expect(await store.wake('q', T0 + 100)).toBe(2)
-        const claimed = await store.claim('q', { limit: 5, now: T0 + 100, ...LEASE })
+        const claimed = await claimFlat(store, 'q', { limit: 5, now: T0 + 100, ...LEASE })
         expect(claimed.map((d) => d.id).sort()).toEqual([items[0]?.id, items[1]?.id].sort())
       })
 
@@ -533,9 +568,10 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         const items = deliveries(4, now - 1000)
         await store.enqueue('q', items)
         await store.enqueue('other', deliveries(1, now))
-        await store.claim('q', { limit: 3, now, leaseMs: 60_000, worker: 'w' })
-        await store.complete('q', [items[0]?.id as string])
-        await store.kill('q', [items[1]?.id as string], {
+        const claimed = await store.claim('q', { limit: 3, now, leaseMs: 60_000, worker: 'w' })
+        expect(flatten(claimed).map((d) => d.id)).toEqual(items.slice(0, 3).map((d) => d.id))
+        await store.complete('q', [claimed[0] as ClaimedRequest])
+        await store.kill('q', claimed.slice(1, 2), {
           now,
           attempts: 1,
           reason: 'http_4xx',
@@ -560,16 +596,22 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
       it('queues sharing a store never see each other', async () => {
         await store.enqueue('a', deliveries(2))
         await store.enqueue('b', deliveries(3))
-        expect(await store.claim('a', { limit: 10, now: T0 + 10, ...LEASE })).toHaveLength(2)
+        expect(await claimFlat(store, 'a', { limit: 10, now: T0 + 10, ...LEASE })).toHaveLength(2)
         const b = await store.claim('b', { limit: 10, now: T0 + 10, ...LEASE })
-        expect(b).toHaveLength(3)
-        await store.complete(
-          'a',
-          b.map((d) => d.id),
-        )
+        expect(flatten(b)).toHaveLength(3)
+        await store.complete('a', b)
         expect((await store.stats('a')).delivered).toBe(0)
         expect((await store.stats('b')).inFlight + (await store.stats('b')).queued).toBe(3)
         expect(await store.wake('a', T0)).toBe(0)
+      })
+    })
+
+    describe('subscribe', () => {
+      it('resolves once listening, and the function it returns stops the wakeups', async () => {
+        const stop = await store.subscribe('q', () => {})
+        await store.enqueue('q', deliveries(1))
+        await stop()
+        expect(await store.nextDueAt('q')).toBe(T0)
       })
     })
   })
