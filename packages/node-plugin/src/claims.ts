@@ -1,148 +1,105 @@
-/** What the delivery worker has claimed and not sent yet, cut into requests. */
+/** What the delivery worker has claimed and not sent yet: requests as the store formed them, and their bodies. */
 
 import { assembleBatch, requestId, singleBody, type WebhookBody } from '@analytics-webhooks/core'
 import { nameOf } from './store/bind.js'
-import { neverAttempted } from './store/block.js'
-import type { BlockRange, BlockRequest, NewDelivery, StoredDelivery } from './store/types.js'
+import type { ClaimedRequest, NewDelivery } from './store/types.js'
 
-/** One request: the deliveries it carries and its body. */
+/** One request on its way: as the store formed it, with its body. */
 export interface Unit {
-  /** Deliveries claimed one by one (retries, replays, or from a store without blocks). */
-  readonly rows: readonly StoredDelivery[]
-  /** Deliveries of claimed blocks, by range: no object per delivery. */
-  readonly ranges: readonly BlockRange[]
-  readonly count: number
+  readonly request: ClaimedRequest
   readonly body: WebhookBody
   /**
-   * The request's id (core's `requestId`), once known: set for a bound
-   * request claimed as rows, else worked out on first use by {@link unitId}
-   * (only a Standard Webhooks signature or a failure needs it).
+   * The request's id (core's `requestId`), once known: set for a 413 half,
+   * else worked out on first use by {@link unitId} (only a Standard Webhooks
+   * signature or a failure needs it).
    */
   webhookId?: string
 }
 
 /**
- * Claimed requests in claim order, not sent yet. The store cut them before
+ * Claimed requests in claim order, not sent yet. The store formed them before
  * the claim returned (see `ClaimOptions.batchSize`), so the buffer never packs
  * deliveries itself: a request goes out as the store formed it, and again
  * after a failure, a restart or a lease takeover, with the same bytes and id.
  *
  * @example
- * const buffer = new ClaimBuffer('default')
- * buffer.add(rows, requests)
+ * const buffer = new ClaimBuffer()
+ * buffer.add(await store.claim('default', options))
  * const unit = buffer.take() // the next request, its body assembled
  */
 export class ClaimBuffer {
-  private readonly queue: string
-  private items: (Unit | BlockRequest)[] = []
+  private items: ClaimedRequest[] = []
   private head = 0
   /** Deliveries waiting, in all the requests not taken yet. */
   size = 0
 
-  constructor(queue: string) {
-    this.queue = queue
-  }
-
-  /**
-   * Appends newly claimed requests: rows bound to one request become that
-   * request, unbound rows go alone, then the requests cut from blocks.
-   */
-  add(rows: readonly StoredDelivery[], requests: readonly BlockRequest[] = []): void {
-    if (rows.length === 0 && requests.length === 0) return
+  /** Appends newly claimed requests. */
+  add(requests: readonly ClaimedRequest[]): void {
+    if (requests.length === 0) return
     const items = this.items.slice(this.head)
-    const bound = boundRequests(rows)
-    for (const row of rows) {
-      if (row.requestId === null) {
-        items.push({ rows: [row], ranges: [], count: 1, body: singleBody(row.body) })
-        continue
-      }
-      // The first of a request's rows stands for it.
-      const request = bound.get(row.requestId) as Unit
-      if (request.rows[0] === row) items.push(request)
+    for (const request of requests) {
+      items.push(request)
+      this.size += request.deliveries.length
     }
-    for (const request of requests) items.push(request)
     this.items = items
     this.head = 0
-    this.size += rows.length
-    for (const request of requests) this.size += request.count
   }
 
   /** The next request, its body assembled; `undefined` when none is waiting. */
   take(): Unit | undefined {
-    const item = this.items[this.head]
-    if (item === undefined) return undefined
+    const request = this.items[this.head]
+    if (request === undefined) return undefined
     this.head++
-    this.size -= item.count
+    this.size -= request.deliveries.length
     if (this.head === this.items.length) {
       this.items = []
       this.head = 0
     }
-    return 'body' in item ? item : fromBlocks(item)
+    return { request, body: bodyOf(request) }
   }
 
-  /** Empties the buffer, returning the ids of everything in it (to give the leases back). */
-  clear(): string[] {
-    const ids: string[] = []
-    for (let i = this.head; i < this.items.length; i++) {
-      const item = this.items[i] as Unit | BlockRequest
-      if ('rows' in item) for (const row of item.rows) ids.push(row.id)
-      for (const { block, from, to } of item.ranges) {
-        for (let k = from; k < to; k++) ids.push((block.deliveries[k] as NewDelivery).id)
-      }
-    }
+  /** Empties the buffer, returning what was in it (to give the leases back). */
+  clear(): ClaimedRequest[] {
+    const left = this.items.slice(this.head)
     this.items = []
     this.head = 0
     this.size = 0
-    return ids
-  }
-
-  /** Every delivery of a unit as a claim returns it, in body order (for the rare paths: retry, dead-letter, events). */
-  deliveries(unit: Unit): StoredDelivery[] {
-    const out: StoredDelivery[] = [...unit.rows]
-    for (const { block, from, to } of unit.ranges) {
-      for (let i = from; i < to; i++) {
-        const d = block.deliveries[i] as NewDelivery
-        out.push(neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt))
-      }
-    }
-    return out
+    return left
   }
 }
 
-/** A request cut from blocks, with its body: an array when it was cut as a batch, else its one event. */
-function fromBlocks(request: BlockRequest): Unit {
-  const texts: string[] = []
-  for (const { block, from, to } of request.ranges) {
-    for (let i = from; i < to; i++) texts.push((block.deliveries[i] as NewDelivery).body)
-  }
-  const body = request.batch ? wholeBatch(texts) : singleBody(texts[0] as string)
-  return { rows: [], ranges: request.ranges, count: request.count, body }
-}
-
-/** One JSON array of exactly these events (a request was cut so that they fit). */
-function wholeBatch(texts: readonly string[]): WebhookBody {
+/** A request's body: a JSON array of its events when it is a batch, else its one event. */
+function bodyOf(request: ClaimedRequest): WebhookBody {
+  const { deliveries } = request
+  if (!request.batch) return singleBody((deliveries[0] as NewDelivery).body)
+  const texts: string[] = new Array(deliveries.length)
+  for (let i = 0; i < deliveries.length; i++) texts[i] = (deliveries[i] as NewDelivery).body
   const batch = assembleBatch(texts, { maxEvents: texts.length })
+  // The store cut it with the same limits, so it always fits.
   if (batch.taken !== texts.length) throw new RangeError('a request no longer fits one body')
   return batch.body
 }
 
 /**
- * One batch (a JSON array) carrying exactly these deliveries, in this order:
- * a bound request claimed as rows, or a half of a request answered 413.
+ * A half of a batch answered 413: the same deliveries (fewer of them), a new
+ * request with its own id, on the parent's schedule.
  *
  * @example
- * const [left, right] = [requestOf(deliveries.slice(0, 5)), requestOf(deliveries.slice(5))]
+ * const [left, right] = [half(unit.request, 0, 5), half(unit.request, 5, 10)]
  */
-export function requestOf(deliveries: readonly StoredDelivery[]): Unit {
-  // Only deliveries that were cut or sent together (or half of them) come here: they always fit.
-  const body = wholeBatch(deliveries.map((d) => d.body))
-  return {
-    rows: deliveries,
-    ranges: [],
-    count: deliveries.length,
-    body,
-    webhookId: requestId(deliveries.map(nameOf)),
+export function half(parent: ClaimedRequest, from: number, to: number): Unit {
+  const deliveries = parent.deliveries.slice(from, to)
+  let enqueuedAt = Number.POSITIVE_INFINITY
+  for (const d of deliveries) if (d.enqueuedAt < enqueuedAt) enqueuedAt = d.enqueuedAt
+  const request: ClaimedRequest = {
+    deliveries,
+    batch: true,
+    attempts: parent.attempts,
+    enqueuedAt,
+    lastReason: parent.lastReason,
+    lastStatus: parent.lastStatus,
   }
+  return { request, body: bodyOf(request), webhookId: requestId(deliveries.map(nameOf)) }
 }
 
 /**
@@ -156,32 +113,6 @@ export function requestOf(deliveries: readonly StoredDelivery[]): Unit {
  */
 export function unitId(unit: Unit): string {
   if (unit.webhookId !== undefined) return unit.webhookId
-  const names = unit.rows.map(nameOf)
-  for (const { block, from, to } of unit.ranges) {
-    for (let i = from; i < to; i++) names.push(nameOf(block.deliveries[i] as NewDelivery))
-  }
-  unit.webhookId = requestId(names)
+  unit.webhookId = requestId(unit.request.deliveries.map(nameOf))
   return unit.webhookId
-}
-
-/**
- * The bound requests among claimed rows, by id, each with its rows in their
- * places. A request that came back without all of its deliveries (its id,
- * which names every member, does not match; a store should never do this) is
- * sent as what came back, under that part's own id.
- */
-function boundRequests(rows: readonly StoredDelivery[]): Map<string, Unit> {
-  const groups = new Map<string, StoredDelivery[]>()
-  for (const row of rows) {
-    if (row.requestId === null) continue
-    const group = groups.get(row.requestId)
-    if (group) group.push(row)
-    else groups.set(row.requestId, [row])
-  }
-  const requests = new Map<string, Unit>()
-  for (const [id, group] of groups) {
-    group.sort((a, b) => (a.requestPosition ?? 0) - (b.requestPosition ?? 0))
-    requests.set(id, requestOf(group))
-  }
-  return requests
 }

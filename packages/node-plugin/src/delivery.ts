@@ -2,6 +2,7 @@
 
 import {
   type AttemptResult,
+  asError,
   type DestinationBackoff,
   fanOutOutcome,
   type Outcome,
@@ -11,17 +12,10 @@ import {
 } from '@analytics-webhooks/core'
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
-import { ClaimBuffer, requestOf, type Unit, unitId } from './claims.js'
+import { ClaimBuffer, half, type Unit, unitId } from './claims.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
-import { neverAttempted } from './store/block.js'
-import type {
-  BlockRange,
-  BlockRequest,
-  NewDelivery,
-  QueueStore,
-  StoredDelivery,
-} from './store/types.js'
+import type { ClaimedRequest, QueueStore } from './store/types.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig {
@@ -76,9 +70,8 @@ export class DeliveryWorker {
   private readonly buffer: ClaimBuffer
   private active = 0
   private readonly inFlight = new Set<Promise<void>>()
-  private pendingComplete: string[] = []
-  private pendingRanges: BlockRange[] = []
-  /** Deliveries in {@link pendingComplete} and {@link pendingRanges}. */
+  private pendingComplete: ClaimedRequest[] = []
+  /** Deliveries in {@link pendingComplete}. */
   private pendingCount = 0
   private completing: Promise<void> = Promise.resolve()
   private completeTimer: ReturnType<typeof setTimeout> | undefined
@@ -91,7 +84,7 @@ export class DeliveryWorker {
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
-    this.buffer = new ClaimBuffer(config.queue)
+    this.buffer = new ClaimBuffer()
     this.targets = config.settings.webhooks.map(toTarget)
     const { sharedSecret, signature } = config.settings
     this.signsIds = sharedSecret !== undefined && signature !== 'classic'
@@ -262,68 +255,46 @@ export class DeliveryWorker {
     for (;;) {
       const limit = this.config.claimBatch - this.buffer.size
       if (limit <= 0) return
-      const options = {
+      const requests = await store.claim(queue, {
         limit,
         now: now(),
         leaseMs,
         worker: workerId,
         batchSize: settings.batchSize,
-      }
-      // Stores with blocks hand them out as requests by range: no object per delivery.
-      const { deliveries, requests } =
-        store.claimBlocks && store.completeRanges
-          ? await store.claimBlocks(queue, options)
-          : { deliveries: await store.claim(queue, options), requests: [] }
+      })
       const at = now()
-      const expired: StoredDelivery[] = []
-      // A request ends whole: when one of its deliveries' window closed, all of theirs did.
-      const ended = new Set<string>()
-      for (const d of deliveries) {
-        if (at < schedule.deadline(d.enqueuedAt)) continue
-        if (d.requestId === null) expired.push(d)
-        else ended.add(d.requestId)
-      }
-      let kept = deliveries
-      if (expired.length > 0 || ended.size > 0) {
-        kept = []
-        for (const d of deliveries) {
-          if (d.requestId !== null && ended.has(d.requestId)) expired.push(d)
-          else if (d.requestId !== null || at < schedule.deadline(d.enqueuedAt)) kept.push(d)
-        }
-      }
-      const keptRequests: BlockRequest[] = []
+      const kept: ClaimedRequest[] = []
+      const expired: ClaimedRequest[] = []
       for (const request of requests) {
-        if (at < schedule.deadline(oldest(request))) keptRequests.push(request)
-        else
-          for (const { block, from, to } of request.ranges)
-            for (let i = from; i < to; i++)
-              expired.push(blockDelivery(queue, block.deliveries[i] as NewDelivery))
+        if (at < schedule.deadline(request.enqueuedAt)) kept.push(request)
+        else expired.push(request)
       }
       await this.expire(expired)
-      this.buffer.add(kept, keptRequests)
-      if (expired.length === 0 || kept.length > 0 || keptRequests.length > 0) return
+      this.buffer.add(kept)
+      if (expired.length === 0 || kept.length > 0) return
     }
   }
 
-  /** Dead-letters deliveries whose window closed before they were sent: those never attempted apart, so each letter says which. */
-  private async expire(expired: readonly StoredDelivery[]): Promise<void> {
-    if (expired.length === 0) return
-    const tried = expired.filter((d) => d.attempts > 0)
-    const untried = tried.length === 0 ? expired : expired.filter((d) => d.attempts === 0)
-    if (untried.length > 0) {
-      await this.kill(untried, {
-        reason: 'expired',
-        status: undefined,
-        detail: 'retry window closed; never attempted',
-        attempted: false,
-      })
+  /**
+   * Dead-letters requests whose window closed before they were sent, in one
+   * store write per attempt count (never attempted ones say so), not one per request.
+   */
+  private async expire(expired: readonly ClaimedRequest[]): Promise<void> {
+    const byAttempts = new Map<number, ClaimedRequest[]>()
+    for (const request of expired) {
+      const same = byAttempts.get(request.attempts)
+      if (same) same.push(request)
+      else byAttempts.set(request.attempts, [request])
     }
-    if (tried.length > 0) {
-      const last = tried[0] as StoredDelivery
-      await this.kill(tried, {
+    for (const [attempts, requests] of byAttempts) {
+      const last = requests[0] as ClaimedRequest
+      await this.kill(requests, {
         reason: 'expired',
         status: last.lastStatus ?? undefined,
-        detail: `retry window closed; last failure: ${last.lastReason ?? 'unknown'}`,
+        detail:
+          attempts === 0
+            ? 'retry window closed; never attempted'
+            : `retry window closed; last failure: ${last.lastReason ?? 'unknown'}`,
         attempted: false,
       })
     }
@@ -362,14 +333,18 @@ export class DeliveryWorker {
     const outcome = fanOutOutcome(results)
     const wasDown = backoff.isDown
     backoff.record(outcome.verdict, now())
-    if (outcome.reason === 'http_413' && outcome.verdict === 'permanent' && unit.count > 1) {
+    if (
+      outcome.reason === 'http_413' &&
+      outcome.verdict === 'permanent' &&
+      unit.request.deliveries.length > 1
+    ) {
       await this.split(unit)
       return
     }
     if (outcome.verdict === 'delivered') await this.delivered(unit, outcome, wasDown)
     else if (outcome.verdict === 'retry') await this.retry(unit, outcome)
     else {
-      await this.kill(this.buffer.deliveries(unit), {
+      await this.kill([unit.request], {
         reason: outcome.reason,
         status: outcome.status,
         detail: describeFailure(outcome.attempts),
@@ -384,28 +359,28 @@ export class DeliveryWorker {
    * too large). One event answered 413 is dead-lettered `http_413`.
    */
   private async split(unit: Unit): Promise<void> {
-    const deliveries = this.buffer.deliveries(unit)
-    const half = Math.ceil(deliveries.length / 2)
-    for (const part of [deliveries.slice(0, half), deliveries.slice(half)]) {
-      await this.send(requestOf(part))
+    const { request } = unit
+    const count = request.deliveries.length
+    const middle = Math.ceil(count / 2)
+    for (const part of [half(request, 0, middle), half(request, middle, count)]) {
+      await this.send(part)
     }
   }
 
   private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
-    for (const d of unit.rows) this.pendingComplete.push(d.id)
-    for (const range of unit.ranges) this.pendingRanges.push(range)
-    this.pendingCount += unit.count
+    const { request } = unit
+    this.pendingComplete.push(request)
+    this.pendingCount += request.deliveries.length
     if (this.pendingCount >= COMPLETE_GROUP) this.writeCompletions()
     else if (this.completeTimer === undefined) {
       this.completeTimer = setTimeout(this.writeCompletions, COMPLETE_DELAY_MS)
     }
     const { events } = this.config
     if (events.has('delivered')) {
-      const deliveries = this.buffer.deliveries(unit)
       events.emit('delivered', {
-        ids: deliveries.map((d) => d.id),
-        messageIds: deliveries.map((d) => d.messageId),
-        attempts: maxAttempts(unit.rows) + 1,
+        ids: request.deliveries.map((d) => d.id),
+        messageIds: request.deliveries.map((d) => d.messageId),
+        attempts: request.attempts + 1,
         status: outcome.status,
       })
     }
@@ -423,18 +398,12 @@ export class DeliveryWorker {
       this.completeTimer = undefined
     }
     if (this.pendingCount === 0) return
-    const ids = this.pendingComplete
-    const ranges = this.pendingRanges
+    const requests = this.pendingComplete
     this.pendingComplete = []
-    this.pendingRanges = []
     this.pendingCount = 0
     const { store, queue, events } = this.config
     this.completing = this.completing
-      .then(async () => {
-        if (ids.length > 0) await store.complete(queue, ids)
-        // Ranges come only from a store with both claimBlocks and completeRanges (see refill).
-        if (ranges.length > 0) await store.completeRanges?.(queue, ranges)
-      })
+      .then(() => store.complete(queue, requests))
       .catch((error) => events.emit('error', asError(error)))
   }
 
@@ -447,18 +416,16 @@ export class DeliveryWorker {
    */
   private async retry(unit: Unit, outcome: Outcome): Promise<void> {
     const { store, queue, now, schedule, events } = this.config
-    const deliveries = this.buffer.deliveries(unit)
-    const attempts = maxAttempts(deliveries) + 1
-    let enqueuedAt = Number.POSITIVE_INFINITY
-    for (const d of deliveries) if (d.enqueuedAt < enqueuedAt) enqueuedAt = d.enqueuedAt
+    const { request } = unit
+    const attempts = request.attempts + 1
     const decision = schedule.next({
       attempts,
-      enqueuedAt,
+      enqueuedAt: request.enqueuedAt,
       now: now(),
       ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
     })
     if (decision.verdict === 'expired') {
-      await this.kill(deliveries, {
+      await this.kill([request], {
         reason: 'expired',
         status: outcome.status,
         detail: `retry window closed; last failure: ${outcome.reason}`,
@@ -466,8 +433,7 @@ export class DeliveryWorker {
       })
       return
     }
-    const ids = deliveries.map((d) => d.id)
-    await store.retry(queue, ids, {
+    await store.retry(queue, request, {
       at: decision.at,
       attempts,
       reason: outcome.reason,
@@ -476,7 +442,7 @@ export class DeliveryWorker {
     })
     if (events.has('retry')) {
       events.emit('retry', {
-        ids,
+        ids: request.deliveries.map((d) => d.id),
         reason: outcome.reason,
         status: outcome.status,
         attempts,
@@ -485,8 +451,9 @@ export class DeliveryWorker {
     }
   }
 
+  /** Dead-letters requests that share one attempt count, with one report. */
   private async kill(
-    deliveries: readonly StoredDelivery[],
+    requests: readonly ClaimedRequest[],
     death: {
       reason: Outcome['reason']
       status: number | undefined
@@ -494,53 +461,25 @@ export class DeliveryWorker {
       attempted: boolean
     },
   ): Promise<void> {
-    const made = death.attempted ? 1 : 0
     const { store, queue, now, events } = this.config
-    const at = now()
-    // One store write per attempt count (usually one for the whole request), not one per delivery.
-    const byAttempts = new Map<number, string[]>()
-    for (const d of deliveries) {
-      const ids = byAttempts.get(d.attempts + made)
-      if (ids) ids.push(d.id)
-      else byAttempts.set(d.attempts + made, [d.id])
-    }
-    for (const [attempts, ids] of byAttempts) {
-      await store.kill(queue, ids, {
-        now: at,
-        attempts,
-        reason: death.reason,
-        status: death.status ?? null,
-        detail: death.detail,
-      })
-    }
+    const attempts = (requests[0] as ClaimedRequest).attempts + (death.attempted ? 1 : 0)
+    await store.kill(queue, requests, {
+      now: now(),
+      attempts,
+      reason: death.reason,
+      status: death.status ?? null,
+      detail: death.detail,
+    })
+    const ids: string[] = []
+    for (const request of requests) for (const d of request.deliveries) ids.push(d.id)
     events.emit('dead', {
-      ids: deliveries.map((d) => d.id),
+      ids,
       reason: death.reason,
       status: death.status,
-      attempts: maxAttempts(deliveries) + made,
+      attempts,
       detail: death.detail,
     })
   }
-}
-
-/** When a block request's oldest delivery was enqueued: the first of one of its ranges (blocks keep enqueue order). */
-function oldest(request: BlockRequest): number {
-  let at = Number.POSITIVE_INFINITY
-  for (const { block, from } of request.ranges) {
-    const first = (block.deliveries[from] as NewDelivery).enqueuedAt
-    if (first < at) at = first
-  }
-  return at
-}
-
-function blockDelivery(queue: string, d: NewDelivery): StoredDelivery {
-  return neverAttempted(queue, d.id, d.body, d.messageId, d.enqueuedAt)
-}
-
-function maxAttempts(deliveries: readonly StoredDelivery[]): number {
-  let most = 0
-  for (const d of deliveries) if (d.attempts > most) most = d.attempts
-  return most
 }
 
 /** A short, secret-free summary of every URL's result: URLs are named by index, never printed. */
@@ -550,8 +489,4 @@ function describeFailure(attempts: readonly AttemptResult[]): string {
       (a, i) => `webhooks[${i}]: ${a.reason}${a.status === undefined ? '' : ` (HTTP ${a.status})`}`,
     )
     .join('; ')
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
 }

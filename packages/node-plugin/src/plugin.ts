@@ -186,9 +186,9 @@ export function webhookPlugin(
         events,
       })
       // Commits in other processes wake this worker (PostgreSQL LISTEN/NOTIFY) rather than it
-      // polling; without it (or if listening fails) it still looks every pollIntervalMs.
+      // polling; without them (SQLite, or if listening fails) it still looks every pollIntervalMs.
       stopWakeups = store
-        .subscribe?.(queue, () => worker?.enqueued())
+        .subscribe(queue, () => worker?.enqueued())
         .catch((error: unknown) => {
           events.emit('error', asError(error))
           return undefined

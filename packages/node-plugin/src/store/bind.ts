@@ -1,7 +1,7 @@
 /** Cutting claimed deliveries into requests before they are sent, so a request is the same on every attempt. */
 
 import { batchSizes, requestId } from '@analytics-webhooks/core'
-import type { NewDelivery, StoredDelivery } from './types.js'
+import type { ClaimedRequest, NewDelivery, StoredDelivery } from './types.js'
 
 /** One delivery's place in a request, as a store writes it before the claim returns. */
 export interface Binding {
@@ -57,4 +57,63 @@ export function bindClaimed(
     from += size
   }
   return { deliveries: claimed.map((d) => bound.get(d.id) ?? d), bindings }
+}
+
+/**
+ * Claimed rows as requests: the rows bound to one request id become that
+ * request, in their places (a batch, even of one); an unbound row is a request
+ * of its own, sent alone. In the order the first row of each came.
+ *
+ * @example
+ * const requests = requestsOfRows(bindClaimed(rows, batchSize).deliveries)
+ */
+export function requestsOfRows(rows: readonly StoredDelivery[]): ClaimedRequest[] {
+  const groups: { rows: StoredDelivery[]; batch: boolean }[] = []
+  const bound = new Map<string, StoredDelivery[]>()
+  for (const row of rows) {
+    if (row.requestId === null) {
+      groups.push({ rows: [row], batch: false })
+      continue
+    }
+    const members = bound.get(row.requestId)
+    if (members) members.push(row)
+    else {
+      const group = { rows: [row], batch: true }
+      bound.set(row.requestId, group.rows)
+      groups.push(group)
+    }
+  }
+  return groups.map(({ rows: members, batch }) => {
+    if (batch) members.sort((a, b) => (a.requestPosition ?? 0) - (b.requestPosition ?? 0))
+    return requestOfRows(members, batch)
+  })
+}
+
+/** A request of rows: its schedule is its most attempted row's, its window its oldest row's. */
+function requestOfRows(rows: readonly StoredDelivery[], batch: boolean): ClaimedRequest {
+  let attempts = 0
+  let enqueuedAt = Number.POSITIVE_INFINITY
+  let last = rows[0] as StoredDelivery
+  for (const row of rows) {
+    if (row.attempts > attempts) {
+      attempts = row.attempts
+      last = row
+    }
+    if (row.enqueuedAt < enqueuedAt) enqueuedAt = row.enqueuedAt
+  }
+  return {
+    deliveries: rows,
+    batch,
+    attempts,
+    enqueuedAt,
+    lastReason: last.lastReason,
+    lastStatus: last.lastStatus,
+  }
+}
+
+/** The queue ids of requests' deliveries, for stores that act on deliveries by id. */
+export function idsOf(requests: readonly ClaimedRequest[]): string[] {
+  const ids: string[] = []
+  for (const request of requests) for (const d of request.deliveries) ids.push(d.id)
+  return ids
 }

@@ -1,8 +1,8 @@
 /** A claim's cut of the blocks it leases into requests, and the requests a held group of blocks forms again from it. */
 
 import { batchSizes } from '@analytics-webhooks/core'
-import type { BlockPlan, HeldBlock } from './block.js'
-import type { BlockRange, BlockRequest, NewDelivery } from './types.js'
+import { BlockClaim, type BlockPlan, type BlockRange, type HeldBlock } from './block.js'
+import type { NewDelivery } from './types.js'
 
 /**
  * Cuts blocks leased together, in order, into requests of up to `batchSize`
@@ -43,8 +43,8 @@ export function planGroup(
  * @example
  * for (const request of requestsOf(group.blocks)) buffer.push(request)
  */
-export function requestsOf(blocks: readonly HeldBlock[]): BlockRequest[] {
-  const requests: BlockRequest[] = []
+export function requestsOf(blocks: readonly HeldBlock[]): BlockClaim[] {
+  const requests: BlockClaim[] = []
   let ranges: BlockRange[] = []
   let count = 0
   let batch = false
@@ -58,7 +58,7 @@ export function requestsOf(blocks: readonly HeldBlock[]): BlockRequest[] {
   }
   const finish = (): void => {
     endRun()
-    if (count > 0) requests.push({ ranges, count, batch })
+    if (count > 0) requests.push(new BlockClaim(ranges, batch))
     ranges = []
     count = 0
   }

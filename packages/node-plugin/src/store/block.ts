@@ -1,6 +1,58 @@
 /** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
 
-import type { ClaimedBlock, NewDelivery, StoredDelivery } from './types.js'
+import type { ClaimedRequest, NewDelivery, StoredDelivery } from './types.js'
+
+/** Deliveries `from` (inclusive) to `to` (exclusive) of a held block. */
+export interface BlockRange {
+  readonly block: HeldBlock
+  readonly from: number
+  readonly to: number
+}
+
+/**
+ * A request cut from held blocks: its deliveries as ranges, in body order (a
+ * request may run from one block into the next). Completed by range, with no
+ * lookup per delivery; its delivery list is only built when asked for.
+ */
+export class BlockClaim implements ClaimedRequest {
+  readonly ranges: readonly BlockRange[]
+  readonly batch: boolean
+  readonly attempts = 0
+  readonly lastReason = null
+  readonly lastStatus = null
+  private list: readonly NewDelivery[] | undefined
+
+  constructor(ranges: readonly BlockRange[], batch: boolean) {
+    this.ranges = ranges
+    this.batch = batch
+  }
+
+  get deliveries(): readonly NewDelivery[] {
+    if (this.list !== undefined) return this.list
+    const ranges = this.ranges
+    const only = ranges.length === 1 ? (ranges[0] as BlockRange) : undefined
+    if (only && only.from === 0 && only.to === only.block.deliveries.length) {
+      this.list = only.block.deliveries
+    } else {
+      const list: NewDelivery[] = []
+      for (const { block, from, to } of ranges) {
+        for (let i = from; i < to; i++) list.push(block.deliveries[i] as NewDelivery)
+      }
+      this.list = list
+    }
+    return this.list
+  }
+
+  /** Its oldest delivery's enqueue time: the first of one of its ranges (blocks keep enqueue order). */
+  get enqueuedAt(): number {
+    let at = Number.POSITIVE_INFINITY
+    for (const { block, from } of this.ranges) {
+      const first = (block.deliveries[from] as NewDelivery).enqueuedAt
+      if (first < at) at = first
+    }
+    return at
+  }
+}
 
 /**
  * Where requests start in a block, as a claim cut it (indexes, ascending);
@@ -152,7 +204,7 @@ export class HeldGroup {
  * deliveries. Deliveries recorded gone before it was leased (by a worker that
  * held it before, see {@link HeldBlock.goneMask}) start gone.
  */
-export class HeldBlock implements ClaimedBlock {
+export class HeldBlock {
   readonly seq: number
   readonly queue: string
   readonly worker: string

@@ -2,7 +2,7 @@
 
 import type { ReasonCode } from '@analytics-webhooks/core'
 import pg from 'pg'
-import { bindClaimed } from './bind.js'
+import { bindClaimed, idsOf, requestsOfRows } from './bind.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import { PostgresStoreError } from './postgres-errors.js'
 import { migratePostgres } from './postgres-migrations.js'
@@ -13,6 +13,7 @@ import {
 } from './postgres-options.js'
 import { REPLAYABLE_SQL } from './replayable.js'
 import type {
+  ClaimedRequest,
   ClaimOptions,
   DeadLetter,
   DeadSelection,
@@ -135,13 +136,9 @@ export class PostgresQueueStore implements QueueStore {
       )
     }
     try {
+      // A schema from a newer release fails here with a PostgresStoreError (`future_schema`).
       if (this.migrate) await migratePostgres(client, this.s, this.schema)
       else await this.checkSchemaExists(client)
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'future_schema') {
-        throw new PostgresStoreError('future_schema', describe(error))
-      }
-      throw error
     } finally {
       client.release()
     }
@@ -220,14 +217,16 @@ export class PostgresQueueStore implements QueueStore {
    * advisory lock), so two workers never lease parts of one request.
    *
    * @example
-   * const batch = await store.claim('default', { limit: 100, now: Date.now(), leaseMs: 30_000, worker: 'host-1:4242' })
+   * const requests = await store.claim('default', { limit: 100, now: Date.now(), leaseMs: 30_000, worker: 'host-1:4242' })
    */
-  async claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]> {
+  async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
     this.assertOpen()
     if (options.limit <= 0) return []
     const batchSize = options.batchSize ?? 1
-    if (batchSize <= 1) return (await this.lease(this.pool, queue, options)).map(toStoredDelivery)
-    return this.transaction(async (client) => {
+    if (batchSize <= 1) {
+      return requestsOfRows((await this.lease(this.pool, queue, options)).map(toStoredDelivery))
+    }
+    const rows = await this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.s}:${queue}`])
       const leased = (await this.lease(client, queue, options)).map(toStoredDelivery)
       const { deliveries, bindings } = bindClaimed(leased, batchSize)
@@ -246,6 +245,7 @@ export class PostgresQueueStore implements QueueStore {
       }
       return deliveries
     })
+    return requestsOfRows(rows)
   }
 
   /** Leases due rows, with the rest of any bound request one of them belongs to; sorted oldest due first. */
@@ -294,10 +294,11 @@ export class PostgresQueueStore implements QueueStore {
    * completing the same id (after a lease takeover) count it once.
    *
    * @example
-   * await store.complete('default', batch.map((d) => d.id))
+   * await store.complete('default', requests)
    */
-  async complete(queue: string, ids: readonly string[]): Promise<void> {
+  async complete(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
     this.assertOpen()
+    const ids = idsOf(requests)
     if (ids.length === 0) return
     await this.pool.query(
       `WITH ${this.lockIds()}, done AS (
@@ -315,10 +316,11 @@ export class PostgresQueueStore implements QueueStore {
    * adds to the `retried` counter.
    *
    * @example
-   * await store.retry('default', [id], { at: Date.now() + 5_000, attempts: 1, reason: 'http_5xx', status: 503 })
+   * await store.retry('default', request, { at: Date.now() + 5_000, attempts: 1, reason: 'http_5xx', status: 503 })
    */
-  async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
+  async retry(queue: string, request: ClaimedRequest, update: RetryUpdate): Promise<void> {
     this.assertOpen()
+    const ids = idsOf([request])
     if (ids.length === 0) return
     await this.pool.query(
       `WITH ${this.lockIds()}, moved AS (
@@ -351,10 +353,15 @@ export class PostgresQueueStore implements QueueStore {
    * Moves deliveries to the dead-letter table with the reason, in one statement.
    *
    * @example
-   * await store.kill('default', [id], { now: Date.now(), attempts: 1, reason: 'http_4xx', status: 400, detail: null })
+   * await store.kill('default', [request], { now: Date.now(), attempts: 1, reason: 'http_4xx', status: 400, detail: null })
    */
-  async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void> {
+  async kill(
+    queue: string,
+    requests: readonly ClaimedRequest[],
+    update: KillUpdate,
+  ): Promise<void> {
     this.assertOpen()
+    const ids = idsOf(requests)
     if (ids.length === 0) return
     await this.pool.query(
       `WITH ${this.lockIds()}, moved AS (
@@ -376,10 +383,11 @@ export class PostgresQueueStore implements QueueStore {
    * Gives leases back without counting an attempt, and wakes other workers.
    *
    * @example
-   * await store.release('default', unsent.map((d) => d.id))
+   * await store.release('default', unsent)
    */
-  async release(queue: string, ids: readonly string[]): Promise<void> {
+  async release(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
     this.assertOpen()
+    const ids = idsOf(requests)
     if (ids.length === 0) return
     await this.pool.query(
       `WITH ${this.lockIds()}, freed AS (

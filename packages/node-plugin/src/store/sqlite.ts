@@ -4,15 +4,23 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type ReasonCode, requestId } from '@analytics-webhooks/core'
 import Database from 'better-sqlite3'
-import { bindClaimed, nameOf } from './bind.js'
-import { BLOCK_MAX, type BlockPlan, HeldBlock, HeldGroup, packBlock, unpackBlock } from './block.js'
+import { bindClaimed, idsOf, nameOf, requestsOfRows } from './bind.js'
+import {
+  BLOCK_MAX,
+  BlockClaim,
+  type BlockPlan,
+  type BlockRange,
+  HeldBlock,
+  HeldGroup,
+  packBlock,
+  unpackBlock,
+} from './block.js'
 import { planGroup, requestsOf } from './block-plan.js'
 import { type DeadRow, toDeadLetter } from './dead-row.js'
 import { REPLAYABLE_SQL } from './replayable.js'
+import { SqliteStoreError } from './sqlite-errors.js'
 import type {
-  BlockRange,
-  BlockRequest,
-  ClaimedBlock,
+  ClaimedRequest,
   ClaimOptions,
   DeadLetter,
   DeadSelection,
@@ -224,8 +232,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   private get database(): Database.Database {
-    if (!this.db)
-      throw Object.assign(new Error('The SQLite queue store is not open'), { code: 'store_closed' })
+    if (!this.db) throw new SqliteStoreError('store_closed', 'The SQLite queue store is not open')
     return this.db
   }
 
@@ -302,35 +309,50 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   /**
-   * Leases rows first (retries, replays, deliveries given back one by one),
-   * then whole blocks, oldest due first. A block is split into rows when it
-   * does not fit in `limit` or is not wholly due, and nothing else was taken.
-   * Every delivery of a batch is returned bound to its request.
+   * Leases rows first (retries, replays, deliveries rescheduled or given back
+   * one by one), then whole blocks, oldest due first, and returns them as the
+   * requests they form (see {@link claimHeld}). A block is split into rows
+   * when it does not fit in `limit` or is not wholly due, and nothing else
+   * was taken.
    */
-  async claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]> {
-    const { deliveries: claimed, requests } = this.claimHeld(queue, options)
-    if (requests.length === 0) return claimed
-    for (const request of requests) {
-      const members: StoredDelivery[] = []
-      for (const { block, from, to } of request.ranges) {
-        for (let i = from; i < to; i++) members.push((block as HeldBlock).claimed(i))
-      }
-      const id = request.batch ? requestId(members.map(nameOf)) : null
-      members.forEach((d, position) => {
-        claimed.push(id === null ? d : { ...d, requestId: id, requestPosition: position })
-      })
-    }
-    // Oldest due first; blocks are mostly in order already, so this is usually a single pass.
-    if (!isDueOrdered(claimed)) claimed.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+  async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
+    const { deliveries: rows, requests } = this.claimHeld(queue, options)
+    const claimed: ClaimedRequest[] = requestsOfRows(rows)
+    for (const request of requests) claimed.push(request)
     return claimed
   }
 
-  /** {@link claim}, with blocks handed out as requests by range: see {@link QueueStore.claimBlocks}. */
-  async claimBlocks(
+  /** Delivered: requests cut from blocks this store holds by range (no lookup per delivery), the rest by id. */
+  async complete(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
+    const ranges: BlockRange[] = []
+    const others: ClaimedRequest[] = []
+    for (const request of requests) {
+      if (request instanceof BlockClaim) ranges.push(...request.ranges)
+      else others.push(request)
+    }
+    if (ranges.length > 0) this.completeRanges(queue, ranges)
+    if (others.length > 0) this.completeIds(queue, idsOf(others))
+  }
+
+  async retry(queue: string, request: ClaimedRequest, update: RetryUpdate): Promise<void> {
+    this.retryIds(queue, idsOf([request]), update)
+  }
+
+  async kill(
     queue: string,
-    options: ClaimOptions,
-  ): Promise<{ deliveries: StoredDelivery[]; requests: BlockRequest[] }> {
-    return this.claimHeld(queue, options)
+    requests: readonly ClaimedRequest[],
+    update: KillUpdate,
+  ): Promise<void> {
+    this.killIds(queue, idsOf(requests), update)
+  }
+
+  async release(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
+    this.releaseIds(queue, idsOf(requests))
+  }
+
+  /** Never calls back: other processes sharing the file are seen by polling (`pollIntervalMs`). */
+  async subscribe(_queue: string, _onWake: () => void): Promise<() => Promise<void>> {
+    return async () => {}
   }
 
   /**
@@ -342,7 +364,7 @@ export class SqliteQueueStore implements QueueStore {
   private claimHeld(
     queue: string,
     options: ClaimOptions,
-  ): { deliveries: StoredDelivery[]; requests: BlockRequest[] } {
+  ): { deliveries: StoredDelivery[]; requests: BlockClaim[] } {
     const { limit, now, leaseMs, worker } = options
     const batchSize = options.batchSize ?? 1
     if (limit <= 0) return { deliveries: [], requests: [] }
@@ -425,7 +447,7 @@ export class SqliteQueueStore implements QueueStore {
     })()
     // Nothing more was due: the worker has caught up, and what is enqueued next is worth keeping.
     if (!more) this.freshOn = true
-    const requests: BlockRequest[] = []
+    const requests: BlockClaim[] = []
     for (const group of groups) {
       for (const block of group.blocks) this.hold(block)
       requests.push(...requestsOf(group.blocks))
@@ -522,7 +544,8 @@ export class SqliteQueueStore implements QueueStore {
     return deliveries
   }
 
-  async complete(queue: string, ids: readonly string[]): Promise<void> {
+  /** Delivered, by id: removes them and counts them. */
+  private completeIds(queue: string, ids: readonly string[]): void {
     if (ids.length === 0) return
     // Set-based: one DELETE for the rows and one for their bodies, whatever the number of ids.
     const remove = this.statement(
@@ -553,7 +576,8 @@ export class SqliteQueueStore implements QueueStore {
     })
   }
 
-  async completeRanges(queue: string, ranges: readonly BlockRange[]): Promise<void> {
+  /** Delivered, by range of held blocks; a block no longer held here is completed by id. */
+  private completeRanges(queue: string, ranges: readonly BlockRange[]): void {
     if (ranges.length === 0) return
     // A block no longer held here (split into rows meanwhile) is completed by id instead.
     const elsewhere: string[] = []
@@ -563,7 +587,7 @@ export class SqliteQueueStore implements QueueStore {
     )
     this.change((touched) => {
       let delivered = 0
-      const verdicts = new Map<ClaimedBlock, Holding>()
+      const verdicts = new Map<HeldBlock, Holding>()
       for (const { block, from, to } of ranges) {
         let verdict = verdicts.get(block)
         if (verdict === undefined) {
@@ -571,19 +595,18 @@ export class SqliteQueueStore implements QueueStore {
           verdicts.set(block, verdict)
         }
         if (verdict === 'ours') {
-          const held = block as HeldBlock
-          for (let i = from; i < to; i++) if (held.remove(i)) delivered++
-          touched.add(held)
+          for (let i = from; i < to; i++) if (block.remove(i)) delivered++
+          touched.add(block)
         } else if (verdict === 'gone') {
           for (let i = from; i < to; i++) elsewhere.push((block.deliveries[i] as NewDelivery).id)
         }
       }
       if (delivered > 0) count.run(queue, delivered)
     })
-    if (elsewhere.length > 0) await this.complete(queue, elsewhere)
+    if (elsewhere.length > 0) this.completeIds(queue, elsewhere)
   }
 
-  async retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void> {
+  private retryIds(queue: string, ids: readonly string[], update: RetryUpdate): void {
     if (ids.length === 0) return
     const reschedule = this.statement(
       `UPDATE deliveries SET attempts = @attempts, due_at = @at, ready_at = @at, lease_until = 0,
@@ -631,7 +654,7 @@ export class SqliteQueueStore implements QueueStore {
     })
   }
 
-  async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void> {
+  private killIds(queue: string, ids: readonly string[], update: KillUpdate): void {
     if (ids.length === 0) return
     const move = this.statement(
       `INSERT OR IGNORE INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
@@ -671,7 +694,7 @@ export class SqliteQueueStore implements QueueStore {
     })
   }
 
-  async release(queue: string, ids: readonly string[]): Promise<void> {
+  private releaseIds(queue: string, ids: readonly string[]): void {
     if (ids.length === 0) return
     const release = this.statement(
       'UPDATE deliveries SET lease_until = 0, ready_at = due_at, worker = NULL WHERE queue = ? AND id = ?',
@@ -943,12 +966,12 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   /**
-   * {@link holding} for a block handed out by {@link claimBlocks}. One this store
+   * {@link holding} for a block a claim handed out as requests. One this store
    * no longer holds was taken over (outcomes dropped), or settled, split into
    * rows or claimed again: then its deliveries are found by id.
    */
-  private verdictOf(block: ClaimedBlock, queue: string): Holding {
-    if (!(block instanceof HeldBlock) || block.queue !== queue) return 'gone'
+  private verdictOf(block: HeldBlock, queue: string): Holding {
+    if (block.queue !== queue) return 'gone'
     if (block.takenOver) return 'taken'
     return this.held.get(block.seq) === block ? this.holding(block) : 'gone'
   }
@@ -1014,7 +1037,7 @@ export class SqliteQueueStore implements QueueStore {
       const id = request.batch ? requestId(members.map(nameOf)) : null
       let position = 0
       for (const { block, from, to } of request.ranges) {
-        const { leaseUntil, worker } = rows.get(block as HeldBlock) as {
+        const { leaseUntil, worker } = rows.get(block) as {
           leaseUntil: number
           worker: string | null
         }
@@ -1022,7 +1045,7 @@ export class SqliteQueueStore implements QueueStore {
           const d = block.deliveries[i] as NewDelivery
           const at = d.enqueuedAt
           const row = insert.run(
-            (block as HeldBlock).queue,
+            block.queue,
             d.id,
             d.messageId,
             at,
@@ -1121,17 +1144,6 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${v + 1}`)
     }
   }).immediate()
-}
-
-function isDueOrdered(deliveries: readonly StoredDelivery[]): boolean {
-  for (let i = 1; i < deliveries.length; i++) {
-    if (
-      (deliveries[i] as StoredDelivery).nextAttemptAt <
-      (deliveries[i - 1] as StoredDelivery).nextAttemptAt
-    )
-      return false
-  }
-  return true
 }
 
 function toStoredDelivery(queue: string, row: DeliveryRow, body: string): StoredDelivery {

@@ -96,30 +96,25 @@ export interface KillUpdate {
 }
 
 /**
- * Never-attempted deliveries a store leased together as one unit (a block) and
- * hands out without a {@link StoredDelivery} per delivery. Deliveries are
- * addressed by index; each one's `attempts` is 0 and it was due when enqueued.
+ * One request a claim formed: deliveries leased together that go out as one
+ * body, on the first attempt and on every retry, until they are delivered or
+ * dead. The store forms it before the claim returns (see
+ * {@link ClaimOptions.batchSize}); the worker never re-forms it, except that a
+ * batch answered 413 is sent as two halves, which it passes back to the store
+ * as requests of their own (the same delivery objects, fewer of them).
  */
-export interface ClaimedBlock {
+export interface ClaimedRequest {
+  /** Its deliveries, in body order: their bodies are the events of the request body. */
   readonly deliveries: readonly NewDelivery[]
-}
-
-/** Deliveries `from` (inclusive) to `to` (exclusive) of a {@link ClaimedBlock}. */
-export interface BlockRange {
-  readonly block: ClaimedBlock
-  readonly from: number
-  readonly to: number
-}
-
-/**
- * One request cut from claimed blocks before it is sent: its deliveries, as
- * ranges in body order (a request may run from one block into the next).
- */
-export interface BlockRequest {
-  readonly ranges: readonly BlockRange[]
-  readonly count: number
-  /** `true` when it is sent as a JSON array (cut with a batch size above 1), even of one event. */
+  /** `true`: sent as a JSON array (even of one event); `false`: its one event, as is. */
   readonly batch: boolean
+  /** Attempts made so far. */
+  readonly attempts: number
+  /** When its oldest delivery was enqueued: its retry window counts from here. */
+  readonly enqueuedAt: number
+  /** The last failure's reason and HTTP status, if it failed before. */
+  readonly lastReason: ReasonCode | null
+  readonly lastStatus: number | null
 }
 
 /** What one claim asks for. */
@@ -133,10 +128,12 @@ export interface ClaimOptions {
   readonly worker: string
   /**
    * The most deliveries a request carries (the `batchSize` setting). Above 1,
-   * the store cuts what it leases into requests and binds each delivery to
-   * its request (`requestId`, `requestPosition`) before the claim returns, so
-   * a request is the same after a restart or a lease takeover, before its
-   * first attempt was recorded. Default 1: each delivery is sent alone.
+   * the store cuts deliveries never claimed before into batches as core's
+   * `batchSizes` does (in claim order, across enqueue calls) and records each
+   * delivery's request and place before the claim returns, so the request is
+   * the same after a restart or a lease takeover, even one whose first
+   * attempt was sent but never recorded. A request formed earlier keeps its
+   * shape whatever this says. Default 1: each delivery is sent alone.
    */
   readonly batchSize?: number
 }
@@ -153,10 +150,15 @@ export interface ReplayResult {
 export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
 
 /**
- * A durable delivery queue shared by any number of workers. Every method is
- * atomic. Deliveries are claimed with a lease: a worker that dies leaves
- * leases that expire, and the deliveries are claimed again (at-least-once).
- * `queue` separates plugin instances that share one database.
+ * A durable delivery queue shared by any number of workers: the one interface
+ * the delivery worker uses, whatever the store (SQLite, PostgreSQL, or your
+ * own; every method is required). Every method is atomic. Deliveries are
+ * claimed with a lease: a worker that dies leaves leases that expire, and its
+ * requests are claimed again, formed as they were (at-least-once). `queue`
+ * separates plugin instances that share one database. Acknowledgements
+ * (`complete`, `retry`, `kill`, `release`) take requests: ones this store's
+ * `claim` returned, or halves the worker made of one (find their deliveries
+ * by `id`); a delivery the store no longer holds under this lease is ignored.
  */
 export interface QueueStore {
   /** Creates or migrates the schema. Safe to call from several processes at once. */
@@ -166,35 +168,27 @@ export interface QueueStore {
   /** Stores deliveries straight into the dead-letter store (e.g. `invalid_payload`). */
   enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void>
   /**
-   * Leases up to `limit` due deliveries (`nextAttemptAt <= now`, no live lease),
-   * oldest due first, to `worker` until `now + leaseMs`. With `batchSize`
-   * above 1, every delivery returned is bound to a request (see
-   * {@link ClaimOptions.batchSize}); the deliveries of a bound request are
-   * leased all together or not at all, even past `limit`.
+   * Leases due requests, oldest due first, to `worker` until `now + leaseMs`:
+   * up to `limit` deliveries, except that a request already formed is leased
+   * whole. Deliveries never claimed before are cut into requests of up to
+   * `batchSize` and the cut is recorded in the same transaction, so a worker
+   * that takes the lease over after a crash, or this one after a release or
+   * a failure, forms the same requests (see {@link ClaimOptions.batchSize}).
    */
-  claim(queue: string, options: ClaimOptions): Promise<StoredDelivery[]>
+  claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]>
+  /** Delivered: removes the requests' deliveries and counts them. */
+  complete(queue: string, requests: readonly ClaimedRequest[]): Promise<void>
   /**
-   * Optional, with {@link QueueStore.completeRanges}: a claim (same leases, same
-   * order of preference, same binding as {@link QueueStore.claim}) that returns
-   * never-attempted deliveries of blocks as {@link BlockRequest}s, and
-   * everything else as deliveries. A worker sends and acknowledges a block's
-   * deliveries by range, with no object or lookup per delivery; every other
-   * method still takes their ids.
+   * Failed temporarily: releases the lease and schedules the next attempt of
+   * all of the request's deliveries together; with `update.requestId`, binds
+   * them to that id in body order, so they are only ever claimed again as
+   * this request.
    */
-  claimBlocks?(
-    queue: string,
-    options: ClaimOptions,
-  ): Promise<{ deliveries: StoredDelivery[]; requests: BlockRequest[] }>
-  /** Delivered: removes them and counts them. */
-  complete(queue: string, ids: readonly string[]): Promise<void>
-  /** Delivered, by range of blocks this store returned from {@link QueueStore.claimBlocks}: as {@link QueueStore.complete}. */
-  completeRanges?(queue: string, ranges: readonly BlockRange[]): Promise<void>
-  /** Failed temporarily: releases the lease and schedules the next attempt. */
-  retry(queue: string, ids: readonly string[], update: RetryUpdate): Promise<void>
-  /** Failed for good (or expired): moves them to the dead-letter store. */
-  kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<void>
-  /** Gives leases back without counting an attempt (used on shutdown). */
-  release(queue: string, ids: readonly string[]): Promise<void>
+  retry(queue: string, request: ClaimedRequest, update: RetryUpdate): Promise<void>
+  /** Failed for good (or expired): moves the requests' deliveries to the dead-letter store, all with this update. */
+  kill(queue: string, requests: readonly ClaimedRequest[], update: KillUpdate): Promise<void>
+  /** Gives leases back without counting an attempt (used on shutdown and while the destination is down). */
+  release(queue: string, requests: readonly ClaimedRequest[]): Promise<void>
   /** Makes every waiting delivery due now (after the destination recovers, so the backlog drains at full speed). */
   wake(queue: string, now: number): Promise<number>
   /**
@@ -219,18 +213,19 @@ export interface QueueStore {
   /** Deletes dead letters. Returns how many. */
   purgeDead(selection: DeadSelection, options?: { queue?: string }): Promise<number>
   /**
-   * Optional: calls `onWake` when deliveries may have become due in `queue`
-   * because any process enqueued, released or replayed some (PostgreSQL
-   * implements it with `LISTEN/NOTIFY`). A worker with nothing to do sleeps
-   * until `nextDueAt()` or a wakeup, whichever comes first, instead of
-   * polling. Wakeups are hints: a spurious one is harmless, and a store may
-   * call `onWake` after reconnecting because some were missed. Resolves once
+   * Calls `onWake` when deliveries may have become due in `queue` because
+   * another process enqueued, released or replayed some (PostgreSQL does it
+   * with `LISTEN/NOTIFY`; a store with no way to hear other processes, such as
+   * SQLite, never calls it and returns at once). A worker with nothing to do
+   * sleeps until `nextDueAt()`, a wakeup or its poll interval, whichever comes
+   * first. Wakeups are hints: a spurious one is harmless, and a store may call
+   * `onWake` after reconnecting because some were missed. Resolves once
    * listening; the returned function stops the wakeups.
    *
    * @example
-   * const stop = await store.subscribe?.('default', () => worker.poke())
-   * await stop?.()
+   * const stop = await store.subscribe('default', () => worker.enqueued())
+   * await stop()
    */
-  subscribe?(queue: string, onWake: () => void): Promise<() => Promise<void>>
+  subscribe(queue: string, onWake: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
