@@ -33,6 +33,8 @@ export {
 export { isReplayable } from './store/replayable.js'
 export { SqliteStoreError, type SqliteStoreErrorCode } from './store/sqlite-errors.js'
 export type {
+  ClaimedRequest,
+  ClaimOptions,
   DeadLetter,
   DeadSelection,
   KillUpdate,
@@ -41,5 +43,4 @@ export type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
-  StoredDelivery,
 } from './store/types.js'

@@ -21,6 +21,7 @@ export class BlockClaim implements ClaimedRequest {
   readonly lastReason = null
   readonly lastStatus = null
   private list: readonly NewDelivery[] | undefined
+  private oldest: number | undefined
 
   constructor(ranges: readonly BlockRange[], batch: boolean) {
     this.ranges = ranges
@@ -43,13 +44,17 @@ export class BlockClaim implements ClaimedRequest {
     return this.list
   }
 
-  /** Its oldest delivery's enqueue time: the first of one of its ranges (blocks keep enqueue order). */
+  /** Its oldest delivery's enqueue time, worked out once. */
   get enqueuedAt(): number {
+    if (this.oldest !== undefined) return this.oldest
     let at = Number.POSITIVE_INFINITY
-    for (const { block, from } of this.ranges) {
-      const first = (block.deliveries[from] as NewDelivery).enqueuedAt
-      if (first < at) at = first
+    for (const { block, from, to } of this.ranges) {
+      for (let i = from; i < to; i++) {
+        const enqueuedAt = (block.deliveries[i] as NewDelivery).enqueuedAt
+        if (enqueuedAt < at) at = enqueuedAt
+      }
     }
+    this.oldest = at
     return at
   }
 }

@@ -318,7 +318,19 @@ export class SqliteQueueStore implements QueueStore {
   async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
     const { deliveries: rows, requests } = this.claimHeld(queue, options)
     const claimed: ClaimedRequest[] = requestsOfRows(rows)
+    const ofRows = claimed.length
     for (const request of requests) claimed.push(request)
+    // Oldest due first: a request of rows is due at its earliest row's time, one of blocks when
+    // enqueued. Usually in that order already, so this is one pass.
+    const due = claimed.map((request, i) => (i < ofRows ? dueOf(request) : request.enqueuedAt))
+    for (let i = 1; i < due.length; i++) {
+      if ((due[i] as number) < (due[i - 1] as number)) {
+        const order = claimed
+          .map((_, k) => k)
+          .sort((a, b) => (due[a] as number) - (due[b] as number))
+        return order.map((k) => claimed[k] as ClaimedRequest)
+      }
+    }
     return claimed
   }
 
@@ -1160,4 +1172,11 @@ function toStoredDelivery(queue: string, row: DeliveryRow, body: string): Stored
     requestId: row.request_id,
     requestPosition: row.request_pos,
   }
+}
+
+/** When a request of rows is due: its earliest row's next attempt. */
+function dueOf(request: ClaimedRequest): number {
+  let at = Number.POSITIVE_INFINITY
+  for (const d of request.deliveries) at = Math.min(at, (d as StoredDelivery).nextAttemptAt)
+  return at
 }

@@ -65,7 +65,7 @@ export interface QueueStats {
   readonly retried: number
   readonly dead: number
   readonly deadByReason: Readonly<Partial<Record<ReasonCode, number>>>
-  /** The oldest waiting delivery's enqueue time, if any. */
+  /** The oldest queued delivery's enqueue time (waiting or in flight), if any. */
   readonly oldestEnqueuedAt: number | null
 }
 
@@ -157,8 +157,10 @@ export type DeadSelection = { readonly ids: readonly string[] } | { readonly all
  * requests are claimed again, formed as they were (at-least-once). `queue`
  * separates plugin instances that share one database. Acknowledgements
  * (`complete`, `retry`, `kill`, `release`) take requests: ones this store's
- * `claim` returned, or halves the worker made of one (find their deliveries
- * by `id`); a delivery the store no longer holds under this lease is ignored.
+ * `claim` returned, or halves the worker made of one; a store finds their
+ * deliveries by `id` and acts on those still queued (an id no longer queued
+ * is ignored). A store may drop the outcome of a worker whose lease another
+ * worker has since taken over: that worker sends the request again.
  */
 export interface QueueStore {
   /** Creates or migrates the schema. Safe to call from several processes at once. */
