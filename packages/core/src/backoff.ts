@@ -1,5 +1,7 @@
 /** Destination-wide backoff: when every URL keeps failing, stop sending and probe instead of retrying each event. */
 
+import { equalJitter } from './jitter.js'
+
 /** Tuning for {@link DestinationBackoff}. */
 export interface DestinationBackoffOptions {
   /** Consecutive retry outcomes before the destination is considered down. Default 3. */
@@ -78,7 +80,6 @@ export class DestinationBackoff {
     if (this.waits > 0 && !this.probing) return // a straggler that was in flight before we stopped
     this.probing = false
     this.waits++
-    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(this.waits - 1, 30))
-    this.probeAt = now + Math.round(ceiling / 2 + this.random() * (ceiling / 2))
+    this.probeAt = now + equalJitter(this.waits, this.baseDelayMs, this.maxDelayMs, this.random)
   }
 }

@@ -1,5 +1,6 @@
 /** When a failed delivery is tried again: randomised exponential backoff inside the retry window. */
 
+import { equalJitter } from './jitter.js'
 import { DEFAULTS } from './settings.js'
 
 /** Tuning for {@link RetrySchedule}. */
@@ -47,9 +48,7 @@ export class RetrySchedule {
   delayFor(attempts: number): number {
     // A count that is not a number (NaN) backs off like a first failure.
     const count = Number.isNaN(attempts) ? 1 : Math.max(attempts, 1)
-    const exponent = Math.min(count - 1, 30)
-    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** exponent)
-    return Math.round(ceiling / 2 + this.random() * (ceiling / 2))
+    return equalJitter(count, this.baseDelayMs, this.maxDelayMs, this.random)
   }
 
   /** The moment after which a delivery enqueued at `enqueuedAt` is no longer tried. */
