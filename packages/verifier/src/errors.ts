@@ -1,4 +1,4 @@
-/** The one error the verifier throws, with a stable `code` and the HTTP status a receiver should answer. */
+/** The one error the verifier throws, with a stable `code`, the HTTP status a receiver should answer and the body it answers with. */
 
 import { WebhookError } from '@analytics-webhooks/core'
 
@@ -62,4 +62,23 @@ export class WebhookVerificationError extends WebhookError<VerificationErrorCode
     super(code, message)
     this.status = STATUS[code]
   }
+}
+
+/** What the adapters answer a refused webhook with, as JSON: see {@link refusalBody}. */
+export interface RefusalBody {
+  readonly error: VerificationErrorCode
+  /** Only for the receiver's own configuration mistakes (5xx): it says how to fix them. */
+  readonly message?: string
+}
+
+/**
+ * The body of every adapter's refusal: `{ "error": code }`, plus the message
+ * for the receiver's own configuration mistakes (5xx), which say how to fix
+ * them. Messages of other refusals stay out: they describe what the sender got wrong.
+ *
+ * @example
+ * JSON.stringify(refusalBody(new WebhookVerificationError('signature_mismatch', 'no match'))) // '{"error":"signature_mismatch"}'
+ */
+export function refusalBody(error: WebhookVerificationError): RefusalBody {
+  return error.status >= 500 ? { error: error.code, message: error.message } : { error: error.code }
 }

@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 // Types only, for the `FastifyRequest.webhook` augmentation below; nothing from fastify is loaded at runtime.
 import type {} from 'fastify'
-import { WebhookVerificationError } from './errors.js'
+import { refusalBody, WebhookVerificationError } from './errors.js'
 import type { NodeVerifyOptions } from './node.js'
 import { type BodyStream, readRawBody } from './node-body.js'
 import { prepareOptions } from './options.js'
@@ -96,9 +96,7 @@ export async function verifySignature(
     } catch (error) {
       if (!(error instanceof WebhookVerificationError)) throw error
       options.onError?.(error)
-      const payload =
-        error.status >= 500 ? { error: error.code, message: error.message } : { error: error.code }
-      return reply.code(error.status).send(payload)
+      return reply.code(error.status).send(refusalBody(error))
     }
     request.webhook = webhook
     request.body = webhook.isBatch ? webhook.events : webhook.events[0]

@@ -1,7 +1,7 @@
 /** Reads a node request stream into bytes under a size limit, and answers a refused webhook on a node response. */
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { WebhookVerificationError } from './errors.js'
+import { refusalBody, WebhookVerificationError } from './errors.js'
 import { tooLarge, type VerifiedWebhook } from './rules.js'
 
 /** The readable side of a node request: `IncomingMessage`, or the stream a framework hands out. */
@@ -87,9 +87,7 @@ export function sendRefusal(res: ServerResponse, error: WebhookVerificationError
     res.end()
     return
   }
-  const body = JSON.stringify(
-    error.status >= 500 ? { error: error.code, message: error.message } : { error: error.code },
-  )
+  const body = JSON.stringify(refusalBody(error))
   res.statusCode = error.status
   res.setHeader('content-type', 'application/json; charset=utf-8')
   res.setHeader('content-length', Buffer.byteLength(body))

@@ -1,6 +1,6 @@
 /** `@analytics-webhooks/verifier/web`: verify a web `Request` (Hono, Next.js route handlers, Workers, Bun, Deno) with WebCrypto only. */
 
-import { WebhookVerificationError } from './errors.js'
+import { refusalBody, WebhookVerificationError } from './errors.js'
 import { prepareOptions, type VerifyOptions } from './options.js'
 import { tooLarge, type VerifiedWebhook } from './rules.js'
 import { verifyWebhookAsync } from './verify-web.js'
@@ -57,9 +57,7 @@ export async function verifyRequest(
  * }
  */
 export function refusal(error: WebhookVerificationError): Response {
-  const payload =
-    error.status >= 500 ? { error: error.code, message: error.message } : { error: error.code }
-  return new Response(JSON.stringify(payload), {
+  return new Response(JSON.stringify(refusalBody(error)), {
     status: error.status,
     headers: { 'content-type': 'application/json; charset=utf-8' },
   })
