@@ -31,7 +31,7 @@ export {
   type StoreOption,
 } from './store/index.js'
 export { isReplayable } from './store/replayable.js'
-export { SqliteStoreError, type SqliteStoreErrorCode } from './store/sqlite-errors.js'
+export { SqliteStoreError, type SqliteStoreErrorCode } from './store/sqlite/errors.js'
 export type {
   ClaimedRequest,
   ClaimOptions,

@@ -7,7 +7,7 @@ import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
-import { SqliteQueueStore } from '../src/store/sqlite.js'
+import { SqliteQueueStore } from '../src/store/sqlite/store.js'
 import type { DeadLetter } from '../src/store/types.js'
 import {
   describePostgres,

@@ -16,7 +16,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
 import { WebhookPluginError } from '../errors.js'
 import type { WebhookPluginEvents } from '../events.js'
 import { type WebhookPlugin, webhookPlugin } from '../plugin.js'
-import { SqliteStoreError } from '../store/sqlite-errors.js'
+import { SqliteStoreError } from '../store/sqlite/errors.js'
 import { type Receiver, startReceiver, testAnalytics } from './receiver.js'
 
 const FAST = {

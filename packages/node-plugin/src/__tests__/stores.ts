@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { postgresStoreFactories } from '../../test/postgres-database.js'
-import { SqliteQueueStore } from '../store/sqlite.js'
+import { SqliteQueueStore } from '../store/sqlite/store.js'
 import type { QueueStore } from '../store/types.js'
 
 /** Fresh, empty storage for one test; `connect()` gives a new, unopened store on it (call it again to act as a restarted process). */

@@ -3,7 +3,7 @@
 import { WebhookPluginError } from '../errors.js'
 import { PostgresStoreError } from './postgres-errors.js'
 import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres-options.js'
-import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite.js'
+import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite/store.js'
 import type { QueueStore } from './types.js'
 
 /** Where the queue lives: SQLite (the default), PostgreSQL (several processes or machines), or any {@link QueueStore} you built yourself. */
@@ -117,5 +117,5 @@ export {
   defaultSqlitePath,
   SqliteQueueStore,
   type SqliteStoreOptions,
-} from './sqlite.js'
+} from './sqlite/store.js'
 export type * from './types.js'

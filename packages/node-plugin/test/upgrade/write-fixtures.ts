@@ -13,7 +13,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { PostgresQueueStore } from '../../src/store/postgres.js'
-import { SqliteQueueStore } from '../../src/store/sqlite.js'
+import { SqliteQueueStore } from '../../src/store/sqlite/store.js'
 import type { QueueStore } from '../../src/store/types.js'
 import { FIXTURE_SCHEMA, fixtureDeliveries, fixtureLetters, T0 } from './state.js'
 

@@ -1,8 +1,8 @@
 /** A claim's cut of the blocks it leases into requests, and the requests a held group of blocks forms again from it. */
 
 import { batchSizes } from '@analytics-webhooks/core'
+import type { NewDelivery } from '../types.js'
 import { BlockClaim, type BlockPlan, type BlockRange, type HeldBlock } from './block.js'
-import type { NewDelivery } from './types.js'
 
 /**
  * Cuts blocks leased together, in order, into requests of up to `batchSize`

@@ -1,6 +1,6 @@
 /** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
 
-import type { ClaimedRequest, NewDelivery, StoredDelivery } from './types.js'
+import type { ClaimedRequest, NewDelivery, StoredDelivery } from '../types.js'
 
 /** Deliveries `from` (inclusive) to `to` (exclusive) of a held block. */
 export interface BlockRange {

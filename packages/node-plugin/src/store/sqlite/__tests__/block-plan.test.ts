@@ -3,9 +3,9 @@
 import { batchSizes } from '@analytics-webhooks/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import type { NewDelivery } from '../../types.js'
 import { HeldBlock, HeldGroup } from '../block.js'
 import { planGroup, requestsOf } from '../block-plan.js'
-import type { NewDelivery } from '../types.js'
 
 const deliveries = (prefix: string, count: number, body = (i: number) => `{"i":${i}}`) =>
   Array.from(
@@ -25,10 +25,9 @@ function formed(
   gone: (string | null)[] = [],
 ): { ids: string[]; batch: boolean }[] {
   const group = new HeldGroup(1)
-  blocks.forEach(
-    (d, i) =>
-      new HeldBlock(i + 1, 'q', 'w', d, { plan: plans[i] ?? null, group, gone: gone[i] ?? null }),
-  )
+  blocks.forEach((d, i) => {
+    new HeldBlock(i + 1, 'q', 'w', d, { plan: plans[i] ?? null, group, gone: gone[i] ?? null })
+  })
   return requestsOf(group.blocks).map((r) => ({
     ids: r.ranges.flatMap((range) =>
       range.block.deliveries.slice(range.from, range.to).map((d) => d.id),

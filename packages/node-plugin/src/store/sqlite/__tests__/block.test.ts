@@ -1,6 +1,8 @@
+// Tests packing deliveries into one block row and back, and what a held block records of each delivery.
+
 import { describe, expect, it } from 'vitest'
+import type { StoredDelivery } from '../../types.js'
 import { BLOCK_MAX, HeldBlock, HeldGroup, packBlock, unpackBlock } from '../block.js'
-import type { StoredDelivery } from '../types.js'
 
 const delivery = (n: number, body: string, enqueuedAt = 1000 + n): StoredDelivery => ({
   id: `id-${n}`,
