@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { encodeEvent } from '@analytics-webhooks/core'
-import { PostgresQueueStore } from '../src/store/postgres.js'
+import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import { sampleEvent } from './harness.js'
 
 const [connectionString, schema, countText, groupText, offsetText] = process.argv.slice(2)

@@ -219,7 +219,7 @@ export async function runPostgresBench(): Promise<string[][] | null> {
     const runs: DrainRun[] = []
     for (const processes of [1, 2, 4]) {
       const schema = fresh()
-      const { PostgresQueueStore } = await import('../src/store/postgres.js')
+      const { PostgresQueueStore } = await import('../src/store/postgres/store.js')
       await fill(new PostgresQueueStore({ connectionString: url, schema }), items)
       await analyze(url, schema)
       runs.push(

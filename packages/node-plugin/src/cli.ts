@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { asError, WebhookError } from '@analytics-webhooks/core'
 import { loadPostgresStore } from './store/index.js'
-import { DATABASE_URL_ENV } from './store/postgres-options.js'
+import { DATABASE_URL_ENV } from './store/postgres/options.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from './store/sqlite/store.js'
 import type { DeadLetter, DeadSelection, QueueStats, QueueStore } from './store/types.js'
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
-import { PostgresQueueStore } from '../src/store/postgres.js'
+import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import type { DeadLetter } from '../src/store/types.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
 

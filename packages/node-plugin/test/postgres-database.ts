@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { describe, inject, it } from 'vitest'
-import { PostgresQueueStore } from '../src/store/postgres.js'
+import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import type { QueueStore } from '../src/store/types.js'
 
 /** What `test/throwaway-postgres.ts` provided, inside vitest (the benches import this file too, outside it). */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
-import { PostgresQueueStore } from '../src/store/postgres.js'
+import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
 
 describePostgres('LISTEN/NOTIFY wakes idle workers', (url) => {

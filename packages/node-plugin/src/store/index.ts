@@ -1,8 +1,8 @@
 /** Turns the plugin's `store` option into an opened-on-demand QueueStore. */
 
 import { WebhookPluginError } from '../errors.js'
-import { PostgresStoreError } from './postgres-errors.js'
-import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres-options.js'
+import { PostgresStoreError } from './postgres/errors.js'
+import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres/options.js'
 import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite/store.js'
 import type { QueueStore } from './types.js'
 
@@ -74,9 +74,9 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
  * await store.open()
  */
 export async function loadPostgresStore(options: PostgresConnectionOptions): Promise<QueueStore> {
-  let driver: typeof import('./postgres.js')
+  let driver: typeof import('./postgres/store.js')
   try {
-    driver = await import('./postgres.js')
+    driver = await import('./postgres/store.js')
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
@@ -106,12 +106,12 @@ export async function openStore(
   return { store, owned: choice.owned }
 }
 
-export { PostgresStoreError, type PostgresStoreErrorCode } from './postgres-errors.js'
+export { PostgresStoreError, type PostgresStoreErrorCode } from './postgres/errors.js'
 export {
   DATABASE_URL_ENV,
   DEFAULT_POSTGRES_SCHEMA,
   type PostgresConnectionOptions,
-} from './postgres-options.js'
+} from './postgres/options.js'
 export {
   DB_PATH_ENV,
   defaultSqlitePath,

@@ -9,9 +9,9 @@ import {
   dropSchemas,
   uniqueSchemaName,
 } from '../../../test/postgres-database.js'
-import { PostgresStoreError } from '../postgres-errors.js'
-import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../postgres-migrations.js'
-import { checkPostgresOptions } from '../postgres-options.js'
+import { PostgresStoreError } from '../postgres/errors.js'
+import { checkPostgresOptions } from '../postgres/options.js'
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from '../postgres/schema.js'
 
 const schemas = new Set<string>()
 afterAll(async () => {

@@ -9,12 +9,13 @@ import {
   dropSchemas,
   uniqueSchemaName,
 } from '../../../test/postgres-database.js'
-import { PostgresQueueStore, PostgresStoreError, redactConnectionStrings } from '../postgres.js'
+import { PostgresStoreError, redactConnectionStrings } from '../postgres/errors.js'
 import {
   migratePostgres,
   POSTGRES_MIGRATIONS,
   POSTGRES_SCHEMA_VERSION,
-} from '../postgres-migrations.js'
+} from '../postgres/schema.js'
+import { PostgresQueueStore } from '../postgres/store.js'
 import type { ClaimedRequest, NewDelivery } from '../types.js'
 import { byIds, claimFlat, flatten, membersOf, requestOf } from './requests.js'
 import { describeQueueStoreContract } from './store-contract.js'

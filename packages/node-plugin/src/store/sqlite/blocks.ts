@@ -287,7 +287,7 @@ export class SqliteBlocks {
     this.fresh.clear()
   }
 
-  /** A block's deliveries: from {@link fresh} when this instance just enqueued it, else read and unpacked. */
+  /** A block's deliveries: from {@link SqliteBlocks.fresh} when this instance just enqueued it, else read and unpacked. */
   private blockDeliveries(queue: string, seq: number): readonly NewDelivery[] {
     const kept = this.fresh.take(seq)
     if (kept?.queue === queue) return kept.deliveries
@@ -378,7 +378,7 @@ export class SqliteBlocks {
   }
 
   /**
-   * {@link holding} for a block a claim handed out as requests. One this store
+   * {@link SqliteBlocks.holding} for a block a claim handed out as requests. One this store
    * no longer holds was taken over (outcomes dropped), or settled, split into
    * rows or claimed again: then its deliveries are found by id.
    */

@@ -48,3 +48,17 @@ export class PostgresStoreError extends WebhookError<PostgresStoreErrorCode> {
 export function redactConnectionStrings(text: string): string {
   return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@')
 }
+
+/**
+ * A driver error as one line for a `PostgresStoreError` message: its code
+ * (`ECONNREFUSED`, a SQLSTATE) and its message.
+ *
+ * @example
+ * describeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))
+ * // 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:5432'
+ */
+export function describeError(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown }
+  const code = typeof e?.code === 'string' ? `${e.code}: ` : ''
+  return `${code}${typeof e?.message === 'string' ? e.message : String(error)}`
+}

@@ -1,6 +1,6 @@
 /** The `store: { postgres: … }` option and its checks, without loading `pg` (an optional peer dependency). */
 
-import { PostgresStoreError } from './postgres-errors.js'
+import { PostgresStoreError } from './errors.js'
 
 /** The schema used when none is given. */
 export const DEFAULT_POSTGRES_SCHEMA = 'analytics_webhooks'

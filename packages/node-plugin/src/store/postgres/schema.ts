@@ -1,7 +1,7 @@
 /** The PostgreSQL queue's versioned schema: ordered migrations, applied once each under an advisory lock. */
 
 import type { PoolClient } from 'pg'
-import { PostgresStoreError } from './postgres-errors.js'
+import { PostgresStoreError } from './errors.js'
 
 /** One forward-only schema change. `sql` receives the quoted schema name. */
 export interface PostgresMigration {

@@ -1,0 +1,73 @@
+/** The PostgreSQL store's pool, the schema its tables live in, and its wakeup channel, shared by every part of the store. */
+
+import pg from 'pg'
+import { checkPostgresOptions, checkSchemaName, type PostgresConnectionOptions } from './options.js'
+
+/** How to reach the database and where the queue's tables live; or bring your own pool. */
+export interface PostgresStoreOptions extends Partial<PostgresConnectionOptions> {
+  /** Bring your own pool instead of a `connectionString` (it is not ended by `close()`). */
+  readonly pool?: pg.Pool
+}
+
+/**
+ * The pool a PostgreSQL store queries through (its own, or one it was given)
+ * and the names its statements use: `s` is the quoted schema to prefix
+ * tables with, `channel` the `NOTIFY` channel that wakes its workers.
+ *
+ * @example
+ * const db = new PostgresConnection({ connectionString: process.env.DATABASE_URL })
+ * await db.pool.query(`SELECT count(*) FROM ${db.s}.deliveries`)
+ */
+export class PostgresConnection {
+  readonly pool: pg.Pool
+  /** The schema name, checked. */
+  readonly schema: string
+  /** The schema, quoted for SQL. */
+  readonly s: string
+  /** The `LISTEN/NOTIFY` channel enqueues, releases and replays notify. */
+  readonly channel: string
+  private readonly ownsPool: boolean
+
+  constructor(options: PostgresStoreOptions) {
+    const schema = checkSchemaName(options.schema)
+    if (options.pool) {
+      this.pool = options.pool
+      this.ownsPool = false
+    } else {
+      checkPostgresOptions(options as PostgresConnectionOptions)
+      this.pool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.max ?? 10,
+        application_name: options.applicationName ?? 'analytics-webhooks',
+      })
+      this.ownsPool = true
+    }
+    // An idle client that loses its server must not crash the process; the next query reports it.
+    this.pool.on('error', () => {})
+    this.schema = schema
+    this.s = `"${schema}"`
+    this.channel = `aw_wake_${schema}`
+  }
+
+  /** Runs `work` on one client between `BEGIN` and `COMMIT`, rolled back if it throws. */
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  /** Ends the pool, unless it was given. */
+  async end(): Promise<void> {
+    // Checked on the pool too: a close through a wrapper object must not end it a second time.
+    if (this.ownsPool && !this.pool.ending && !this.pool.ended) await this.pool.end()
+  }
+}
