@@ -38,7 +38,7 @@ const MAX_GROUP = 128
  * event). `setImmediate` runs after the whole timers phase.
  *
  * @example
- * const commits = new CommitGroup(() => storeReady(), 'default', () => worker.notify())
+ * const commits = new CommitGroup(() => storeReady(), 'default', () => worker.enqueued())
  * await commits.add(delivery) // resolves once the delivery is durable
  */
 export class CommitGroup {

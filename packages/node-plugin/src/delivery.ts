@@ -13,9 +13,11 @@ import {
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
 import { ClaimBuffer, half, type Unit, unitId } from './claims.js'
+import { Completions } from './completions.js'
 import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
 import type { ClaimedRequest, QueueStore } from './store/types.js'
+import { Wakeup } from './wakeup.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig {
@@ -39,26 +41,16 @@ export interface DeliveryWorkerConfig {
 }
 
 /**
- * Delivered ids are recorded in groups of this many, or after this long, whichever comes first.
- * A WAL commit costs about as much as deleting ~100 rows, so small groups doubled the ack cost
- * per event (measured 8-11 -> ~5 us). A crash before the write only means a resend (at-least-once).
- */
-const COMPLETE_GROUP = 512
-const COMPLETE_DELAY_MS = 20
-/** How long after a commit the worker wakes, to claim what arrives meanwhile in one go. */
-const ENQUEUE_WAKE_DELAY_MS = 5
-
-/**
  * Delivers a queue. One async loop decides what to send (gated by the
  * destination-wide backoff) and launches up to `concurrency` requests; each
  * request records its own outcome. Idle, it sleeps until the next delivery
- * is due, new events are enqueued ({@link DeliveryWorker.notify}), or
+ * is due, new events are enqueued ({@link DeliveryWorker.enqueued}), or
  * `pollIntervalMs` passes. Memory is bounded by `claimBatch`.
  *
  * @example
  * const worker = new DeliveryWorker(config)
  * worker.start()
- * worker.notify() // after an enqueue commits
+ * worker.enqueued() // after an enqueue commits
  * await worker.stop()
  */
 export class DeliveryWorker {
@@ -70,21 +62,14 @@ export class DeliveryWorker {
   private readonly buffer: ClaimBuffer
   private active = 0
   private readonly inFlight = new Set<Promise<void>>()
-  private pendingComplete: ClaimedRequest[] = []
-  /** Deliveries in {@link pendingComplete}. */
-  private pendingCount = 0
-  private completing: Promise<void> = Promise.resolve()
-  private completeTimer: ReturnType<typeof setTimeout> | undefined
-  private enqueueTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly completions: Completions
+  private readonly wakeup = new Wakeup()
   private running: Promise<void> | undefined
-  private stopping = false
-  private wakeUp: (() => void) | undefined
-  private poked = false
-  private idleWaiters: (() => void)[] = []
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
     this.buffer = new ClaimBuffer()
+    this.completions = new Completions(config.store, config.queue, config.events)
     this.targets = config.settings.webhooks.map(toTarget)
     const { sharedSecret, signature } = config.settings
     this.signsIds = sharedSecret !== undefined && signature !== 'classic'
@@ -95,32 +80,16 @@ export class DeliveryWorker {
     }
   }
 
-  /** Requests being sent right now. */
-  get activeRequests(): number {
-    return this.active
-  }
-
   /** Starts the loop (once). */
   start(): void {
     if (this.running) return
-    this.stopping = false
+    this.wakeup.start()
     this.running = this.run()
   }
 
-  /** Wakes the loop: new deliveries were committed, or something changed. */
-  notify(): void {
-    this.poked = true
-    const wake = this.wakeUp
-    if (wake) {
-      this.wakeUp = undefined
-      wake()
-    }
-  }
-
   /** Waits until every delivered request is recorded in the store. */
-  async flushCompletions(): Promise<void> {
-    if (this.pendingCount > 0) this.writeCompletions()
-    await this.completing
+  flushCompletions(): Promise<void> {
+    return this.completions.flush()
   }
 
   /**
@@ -128,20 +97,20 @@ export class DeliveryWorker {
    * so a stream of single events is claimed in groups rather than one claim each.
    */
   enqueued(): void {
-    if (this.enqueueTimer !== undefined || this.stopping) return
-    this.enqueueTimer = setTimeout(() => {
-      this.enqueueTimer = undefined
-      this.notify()
-    }, ENQUEUE_WAKE_DELAY_MS)
-    this.enqueueTimer.unref()
+    this.wakeup.enqueued()
+  }
+
+  /**
+   * Resolves the next time the worker finds nothing to send with nothing in
+   * flight, or after `ms`, whichever comes first (`drain` waits with it).
+   */
+  idle(ms: number): Promise<void> {
+    return this.wakeup.idle(ms)
   }
 
   /** Stops claiming, lets requests in flight finish, gives unsent claims back and records everything. */
   async stop(): Promise<void> {
-    this.stopping = true
-    if (this.enqueueTimer !== undefined) clearTimeout(this.enqueueTimer)
-    this.enqueueTimer = undefined
-    this.notify()
+    this.wakeup.stop()
     await this.running
     this.running = undefined
     await Promise.all(this.inFlight)
@@ -151,56 +120,32 @@ export class DeliveryWorker {
 
   private async run(): Promise<void> {
     const { backoff, now } = this.config
-    while (!this.stopping) {
+    const { wakeup } = this
+    while (!wakeup.stopped) {
       try {
         const gate = backoff.gate(now())
         if (gate.state === 'wait') {
           await this.releaseBuffer()
-          await this.sleep(gate.until - now())
+          await wakeup.sleep(gate.until - now())
           continue
         }
         if (this.active >= (gate.state === 'probe' ? 1 : this.config.concurrency)) {
-          await this.sleep(Number.POSITIVE_INFINITY) // a finishing request wakes us
+          await wakeup.sleep(Number.POSITIVE_INFINITY) // a finishing request wakes us
           continue
         }
         const unit = await this.take(gate.state === 'probe')
         if (unit === undefined) {
-          if (this.active === 0) this.wentIdle()
-          await this.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
+          if (this.active === 0) wakeup.wentIdle()
+          await wakeup.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
           continue
         }
         if (gate.state === 'probe') backoff.probeStarted()
         this.launch(unit)
       } catch (error) {
         this.config.events.emit('error', asError(error))
-        await this.sleep(Math.min(1000, this.config.pollIntervalMs))
+        await wakeup.sleep(Math.min(1000, this.config.pollIntervalMs))
       }
     }
-  }
-
-  /**
-   * Resolves the next time the worker finds nothing to send with nothing in
-   * flight, or after `ms`, whichever comes first (`drain` waits with it).
-   */
-  idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== done)
-        resolve()
-      }, ms)
-      this.idleWaiters.push(done)
-    })
-  }
-
-  private wentIdle(): void {
-    const waiters = this.idleWaiters
-    if (waiters.length === 0) return
-    this.idleWaiters = []
-    for (const waiter of waiters) waiter()
   }
 
   /** How long to sleep with nothing to send: until the next delivery is due, at most `pollIntervalMs`. */
@@ -208,25 +153,6 @@ export class DeliveryWorker {
     const next = await this.config.store.nextDueAt(this.config.queue)
     if (next === null) return this.config.pollIntervalMs
     return Math.min(this.config.pollIntervalMs, Math.max(5, next - this.config.now()))
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.poked || this.stopping) {
-      this.poked = false
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => {
-      const timer = ms === Number.POSITIVE_INFINITY ? undefined : setTimeout(done, Math.max(0, ms))
-      timer?.unref()
-      const self = this
-      function done(): void {
-        if (timer) clearTimeout(timer)
-        if (self.wakeUp === done) self.wakeUp = undefined
-        self.poked = false
-        resolve()
-      }
-      this.wakeUp = done
-    })
   }
 
   /** The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due. */
@@ -312,7 +238,7 @@ export class DeliveryWorker {
       .finally(() => {
         this.active--
         this.inFlight.delete(sending)
-        this.notify()
+        this.wakeup.notify()
       })
     this.inFlight.add(sending)
   }
@@ -369,12 +295,7 @@ export class DeliveryWorker {
 
   private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
     const { request } = unit
-    this.pendingComplete.push(request)
-    this.pendingCount += request.deliveries.length
-    if (this.pendingCount >= COMPLETE_GROUP) this.writeCompletions()
-    else if (this.completeTimer === undefined) {
-      this.completeTimer = setTimeout(this.writeCompletions, COMPLETE_DELAY_MS)
-    }
+    this.completions.add(request)
     const { events } = this.config
     if (events.has('delivered')) {
       events.emit('delivered', {
@@ -387,24 +308,8 @@ export class DeliveryWorker {
     if (wasDown) {
       // Recovered: everything waiting on its own retry clock is due now, to drain at full speed.
       await this.config.store.wake(this.config.queue, this.config.now())
-      this.notify()
+      this.wakeup.notify()
     }
-  }
-
-  /** Records delivered deliveries, many per transaction (a crash before it only means a resend: at-least-once). */
-  private readonly writeCompletions = (): void => {
-    if (this.completeTimer !== undefined) {
-      clearTimeout(this.completeTimer)
-      this.completeTimer = undefined
-    }
-    if (this.pendingCount === 0) return
-    const requests = this.pendingComplete
-    this.pendingComplete = []
-    this.pendingCount = 0
-    const { store, queue, events } = this.config
-    this.completing = this.completing
-      .then(() => store.complete(queue, requests))
-      .catch((error) => events.emit('error', asError(error)))
   }
 
   /**
