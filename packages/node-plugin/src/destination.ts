@@ -1,0 +1,267 @@
+/** The webhook destination behind the plugin object: commits events to its queue, runs the worker that delivers them, and closes both. */
+
+import { randomUUID } from 'node:crypto'
+import {
+  asError,
+  DestinationBackoff,
+  encodeEvent,
+  RetrySchedule,
+  type SegmentEvent,
+  serializePayload,
+  toDeletePayload,
+  type WebhookSettings,
+} from '@analytics-webhooks/core'
+import type { Context } from '@segment/analytics-node'
+import type { Dispatcher } from 'undici'
+import { CommitGroup } from './commit.js'
+import { DeliveryWorker } from './delivery.js'
+import { WebhookPluginError } from './errors.js'
+import { PluginEvents } from './events.js'
+import { createDispatcher } from './http.js'
+import { deliveryId } from './id.js'
+import { invalidEventDetail } from './invalid-event.js'
+import type { DestinationOptions } from './options.js'
+import type { DrainResult } from './plugin.js'
+import { resolveStore, type StoreChoice } from './store/index.js'
+import type { QueueStats, QueueStore } from './store/types.js'
+
+/** Queues in use in this process, by storage, so two plugins cannot consume one queue by accident. */
+const queuesInUse = new Map<string | object, Set<string>>()
+
+/**
+ * One plugin's state and behaviour: the store it opens on first use, the
+ * group commits its hooks join, the {@link DeliveryWorker} it starts, and
+ * its events. `webhookPlugin` wraps it in the plain object analytics-node
+ * registers. The queue is reserved in this process from construction to
+ * {@link WebhookDestination.close}.
+ *
+ * @example
+ * const destination = new WebhookDestination(settings, destinationOptions(settings, {}))
+ * await destination.enqueue(ctx) // resolves once the event is durable
+ * await destination.drain({ timeoutMs: 5_000 })
+ * await destination.close()
+ */
+export class WebhookDestination {
+  readonly settings: WebhookSettings
+  readonly queue: string
+  readonly events = new PluginEvents()
+  private readonly options: DestinationOptions
+  private readonly now: () => number
+  private readonly choice: StoreChoice
+  /** The queues in use in this destination's storage (this one among them until closed). */
+  private readonly inUse: Set<string>
+  private readonly dispatcher: Dispatcher
+  private readonly ownDispatcher: boolean
+  private readonly commits: CommitGroup
+  private opening: Promise<QueueStore> | undefined
+  private worker: DeliveryWorker | undefined
+  private stopWakeups: Promise<(() => Promise<void>) | undefined> | undefined
+  private closed = false
+
+  /** Resolves the store option (without opening it) and reserves the queue; throws `queue_in_use` if taken. */
+  constructor(settings: WebhookSettings, options: DestinationOptions) {
+    this.settings = settings
+    this.options = options
+    this.queue = options.queue
+    this.now = options.now
+    this.choice = resolveStore(options.store)
+    this.inUse = reserveQueue(this.choice.key, this.queue)
+    this.ownDispatcher = options.dispatcher === undefined
+    this.dispatcher = options.dispatcher ?? createDispatcher(options.concurrency)
+    this.commits = new CommitGroup(
+      () => this.storeReady(),
+      this.queue,
+      () => this.worker?.enqueued(),
+    )
+  }
+
+  /**
+   * The hook for every event type: commits the event and resolves with its
+   * context once it is durable. An event that cannot be encoded is
+   * dead-lettered `invalid_payload`; a failed commit is reported on the
+   * context (and as an `error` event), never thrown.
+   */
+  readonly enqueue = async (ctx: Context): Promise<Context> => {
+    if (this.closed) {
+      ctx.setFailedDelivery({ reason: closedError() })
+      return ctx
+    }
+    const event = ctx.event as SegmentEvent
+    const messageId = typeof event.messageId === 'string' ? event.messageId : null
+    let body: string
+    try {
+      body = encodeEvent(event)
+    } catch (error) {
+      return this.deadLetterInvalid(ctx, event, messageId, error)
+    }
+    try {
+      await this.commits.add({ id: deliveryId(), body, messageId, enqueuedAt: this.now() })
+    } catch (error) {
+      const reason = new WebhookPluginError(
+        'commit_failed',
+        'The event could not be committed to the webhook queue',
+        {
+          cause: error,
+        },
+      )
+      ctx.setFailedDelivery({ reason })
+      this.events.emit('error', reason)
+    }
+    return ctx
+  }
+
+  /** Opens the store and starts delivering (analytics-node calls it on `register`). */
+  async load(): Promise<void> {
+    await this.startWorker()
+  }
+
+  /** Queues a deletion notification for `userId`; resolves once it is durable. */
+  async delete(request: { userId: string; timestamp?: Date | string }): Promise<void> {
+    if (this.closed) throw closedError()
+    const body = serializePayload(toDeletePayload(request))
+    await this.commits.add({ id: deliveryId(), body, messageId: null, enqueuedAt: this.now() })
+    void this.startWorker().catch((error) => this.events.emit('error', asError(error)))
+  }
+
+  /** Resolves when everything queued is delivered or dead, or at the timeout with what is left. */
+  async drain({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {
+    const { queue } = this
+    const deadline = Date.now() + timeoutMs
+    await this.commits.flush()
+    const store = await this.storeReady()
+    const running = await this.startWorker()
+    for (;;) {
+      await running.flushCompletions()
+      if ((await store.nextDueAt(queue)) === null) {
+        await running.flushCompletions()
+        if ((await store.nextDueAt(queue)) === null) return { drained: true, remaining: 0 }
+      }
+      if (Date.now() >= deadline) {
+        const stats = await store.stats(queue)
+        return { drained: false, remaining: stats.queued + stats.inFlight }
+      }
+      // Woken as soon as the worker runs out of work, at the latest after 20 ms (it may be waiting on retries).
+      await running.idle(Math.min(20, Math.max(1, deadline - Date.now())))
+    }
+  }
+
+  /** Stops delivering (requests in flight finish), commits what is pending and closes what it opened. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.commits.flush().catch(() => undefined)
+    await this.worker?.stop()
+    await (await this.stopWakeups)?.().catch(() => undefined)
+    if (this.opening) {
+      const store = await this.opening.catch(() => undefined)
+      if (store && this.choice.owned) await store.close()
+    }
+    if (this.ownDispatcher) await this.dispatcher.close()
+    this.inUse.delete(this.queue)
+    if (this.inUse.size === 0) queuesInUse.delete(this.choice.key)
+  }
+
+  /** Counts for this queue, once pending commits and completions are written. */
+  async stats(): Promise<QueueStats> {
+    await this.commits.flush()
+    const store = await this.storeReady()
+    await this.worker?.flushCompletions()
+    return store.stats(this.queue)
+  }
+
+  private storeReady(): Promise<QueueStore> {
+    if (this.closed && !this.opening)
+      return Promise.reject(new WebhookPluginError('closed', 'The webhook plugin is closed'))
+    this.opening ??= this.choice.load().then(async (store) => {
+      await store.open()
+      return store
+    })
+    return this.opening
+  }
+
+  private async startWorker(): Promise<DeliveryWorker> {
+    const store = await this.storeReady()
+    if (!this.worker) {
+      const { settings, queue, options, events } = this
+      this.worker = new DeliveryWorker({
+        store,
+        queue,
+        settings,
+        dispatcher: this.dispatcher,
+        concurrency: options.concurrency,
+        leaseMs: options.leaseMs,
+        claimBatch: options.claimBatch,
+        pollIntervalMs: options.pollIntervalMs,
+        workerId: `${process.pid}-${randomUUID()}`,
+        now: this.now,
+        schedule: new RetrySchedule({ ...options.retry, windowMs: settings.retryWindowMs }),
+        backoff: new DestinationBackoff(options.backoff),
+        events,
+      })
+      // Commits in other processes wake this worker (PostgreSQL LISTEN/NOTIFY) rather than it
+      // polling; without them (SQLite, or if listening fails) it still looks every pollIntervalMs.
+      this.stopWakeups = store
+        .subscribe(queue, () => this.worker?.enqueued())
+        .catch((error: unknown) => {
+          events.emit('error', asError(error))
+          return undefined
+        })
+    }
+    if (!this.closed) this.worker.start()
+    return this.worker
+  }
+
+  /** Dead-letters an event that cannot be encoded, without a body: nothing here was ever signed, and nothing must be by a later replay. */
+  private async deadLetterInvalid(
+    ctx: Context,
+    event: SegmentEvent,
+    messageId: string | null,
+    error: unknown,
+  ): Promise<Context> {
+    const detail = invalidEventDetail(event, error)
+    const at = this.now()
+    const id = deliveryId()
+    try {
+      await this.commits.addDead({
+        id,
+        body: '',
+        messageId,
+        enqueuedAt: at,
+        attempts: 0,
+        deadAt: at,
+        reason: 'invalid_payload',
+        lastStatus: null,
+        detail,
+      })
+      this.events.emit('dead', {
+        ids: [id],
+        reason: 'invalid_payload',
+        status: undefined,
+        attempts: 0,
+        detail,
+      })
+    } catch (commitError) {
+      this.events.emit('error', asError(commitError))
+    }
+    ctx.setFailedDelivery({ reason: error })
+    return ctx
+  }
+}
+
+/** Marks `queue` as used in the storage `key`, or throws `queue_in_use`; returns that storage's set of queues. */
+function reserveQueue(key: string | object, queue: string): Set<string> {
+  const inUse = queuesInUse.get(key) ?? new Set<string>()
+  if (inUse.has(queue)) {
+    throw new WebhookPluginError(
+      'queue_in_use',
+      `Queue "${queue}" in this store is already used by another webhook plugin in this process; give each plugin its own \`queue\` option`,
+    )
+  }
+  inUse.add(queue)
+  queuesInUse.set(key, inUse)
+  return inUse
+}
+
+function closedError(): WebhookPluginError {
+  return new WebhookPluginError('closed', 'The webhook plugin is closed; the event was not queued')
+}

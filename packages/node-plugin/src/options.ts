@@ -1,0 +1,92 @@
+/** The plugin's options (everything that is not a webhook setting), their defaults and their rules. */
+
+import type {
+  DestinationBackoffOptions,
+  RetryScheduleOptions,
+  WebhookSettings,
+} from '@analytics-webhooks/core'
+import type { Dispatcher } from 'undici'
+import { WebhookPluginError } from './errors.js'
+import type { StoreOption } from './store/index.js'
+
+/** Everything that is not a webhook setting: where the queue lives and how delivery runs. */
+export interface WebhookPluginOptions {
+  /** Where the queue lives. Default SQLite at `$ANALYTICS_WEBHOOKS_DB` or `./.data/analytics-webhooks.sqlite`. */
+  store?: StoreOption
+  /** The queue's name inside the store; plugins with different settings need different names. Default `'default'`. */
+  queue?: string
+  /** Requests in flight at once. Default 10. */
+  concurrency?: number
+  /** How long a claimed delivery stays reserved for this process. Default 60 s. */
+  leaseMs?: number
+  /** Deliveries claimed per store round trip. Default `max(256, 2 × concurrency × batchSize)`, at most 10 000. */
+  claimBatch?: number
+  /** The longest an idle worker sleeps before looking at the store again (other processes may enqueue). Default 5 s. */
+  pollIntervalMs?: number
+  /** Per-delivery retry backoff tuning (the window is the `retryWindowMs` setting). */
+  retry?: Omit<RetryScheduleOptions, 'windowMs'>
+  /** Destination-wide backoff tuning (when every URL fails). */
+  backoff?: DestinationBackoffOptions
+  /** An undici dispatcher to send with (proxies, custom CAs, tests). Default: a keep-alive `Agent`, TLS verified. */
+  dispatcher?: Dispatcher
+  /** The clock, in ms since the epoch. Default `Date.now`; replace it in tests. */
+  now?: () => number
+}
+
+/** {@link WebhookPluginOptions} checked, with every default that does not open anything filled in. */
+export interface DestinationOptions
+  extends Omit<
+    WebhookPluginOptions,
+    'queue' | 'concurrency' | 'leaseMs' | 'claimBatch' | 'pollIntervalMs' | 'now'
+  > {
+  readonly queue: string
+  readonly concurrency: number
+  readonly leaseMs: number
+  readonly claimBatch: number
+  readonly pollIntervalMs: number
+  readonly now: () => number
+}
+
+/**
+ * Checks the options against their rules and fills in the defaults (the
+ * default `claimBatch` depends on the settings' `batchSize`). The `store`
+ * option is checked later, where the store is resolved. Throws a
+ * {@link WebhookPluginError} `invalid_option` naming the option.
+ *
+ * @example
+ * const options = destinationOptions(parseSettings(input), { concurrency: 4 })
+ * options.claimBatch // 256 with batchSize 1
+ */
+export function destinationOptions(
+  settings: WebhookSettings,
+  options: WebhookPluginOptions,
+): DestinationOptions {
+  const queue = options.queue ?? 'default'
+  if (typeof queue !== 'string' || queue.length === 0) {
+    throw new WebhookPluginError(
+      'invalid_option',
+      'Invalid option queue: must be a non-empty string',
+    )
+  }
+  const concurrency = positiveInteger('concurrency', options.concurrency, 10)
+  const leaseMs = positiveInteger('leaseMs', options.leaseMs, 60_000)
+  const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs, 5_000)
+  const claimBatch = positiveInteger(
+    'claimBatch',
+    options.claimBatch,
+    Math.min(10_000, Math.max(256, 2 * concurrency * settings.batchSize)),
+  )
+  const now = options.now ?? Date.now
+  return { ...options, queue, concurrency, leaseMs, pollIntervalMs, claimBatch, now }
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < 1) {
+    throw new WebhookPluginError(
+      'invalid_option',
+      `Invalid option ${name}: must be a whole number >= 1, got ${value}`,
+    )
+  }
+  return value
+}
