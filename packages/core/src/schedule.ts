@@ -29,7 +29,7 @@ export type RetryDecision =
  * @example
  * const schedule = new RetrySchedule({ windowMs: settings.retryWindowMs })
  * const next = schedule.next({ attempts: 1, enqueuedAt, now: Date.now() })
- * if (next.verdict === 'retry') store.retryAt(id, next.at)
+ * if (next.verdict === 'retry') console.log(new Date(next.at)) // 0.5-1 s from now: the first wait
  */
 export class RetrySchedule {
   readonly baseDelayMs: number
