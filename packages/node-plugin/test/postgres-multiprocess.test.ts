@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import pg from 'pg'
 import { afterEach, expect, it } from 'vitest'
+import { KILL_SETTINGS } from './fixtures/kill-settings.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
 
 const WORKER = join(import.meta.dirname, 'postgres-fixtures', 'worker.ts')
@@ -112,20 +113,7 @@ describePostgres('several processes on one PostgreSQL queue', (url) => {
     await dropSchemas(url, schemas.splice(0))
   })
 
-  /** One event a request (the default), and Standard Webhooks batches, whose ids must each name one body. */
-  const SETTINGS = [
-    ['one event a request', {}],
-    [
-      'batches of 10 under Standard Webhooks ids',
-      {
-        batchSize: 10,
-        sharedSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-        signature: 'standard',
-      },
-    ],
-  ] as const
-
-  it.each(SETTINGS)(
+  it.each(KILL_SETTINGS)(
     'three workers, one killed with SIGKILL mid-stream: every acknowledged event delivered, duplicates bounded by its claims (%s)',
     {
       timeout: 90_000,

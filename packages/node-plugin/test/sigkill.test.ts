@@ -7,23 +7,11 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
+import { KILL_SETTINGS } from './fixtures/kill-settings.js'
 
 const SENDER = join(import.meta.dirname, 'fixtures', 'sender.ts')
 
-/** Unsigned single events (the default), and Standard Webhooks batches, whose ids must each name one body. */
-const SETTINGS = [
-  ['one event a request', {}],
-  [
-    'batches of 10 under Standard Webhooks ids',
-    {
-      batchSize: 10,
-      sharedSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-      signature: 'standard',
-    },
-  ],
-] as const
-
-describe.each(SETTINGS)('SIGKILL after the hook resolved loses nothing: %s', (_, settings) => {
+describe.each(KILL_SETTINGS)('SIGKILL after the hook resolved loses nothing: %s', (_, settings) => {
   let receiver: Receiver | undefined
   let dir: string | undefined
   afterEach(async () => {
