@@ -160,7 +160,8 @@ describePostgres('several processes on one PostgreSQL queue', (url) => {
       let deliveredAtKill: number
       try {
         for (let i = 0; i < 400 && receiver.total() < 300; i++) await sleep(25)
-        for (let i = 0; i < 200 && (await claimsOf(victim.pid)) === 0; i++) await sleep(10)
+        // Batches drain fast: wait (up to 10 s) for a moment the victim holds claims.
+        for (let i = 0; i < 2000 && (await claimsOf(victim.pid)) === 0; i++) await sleep(5)
         const exited = new Promise<NodeJS.Signals | null>((resolve) =>
           victim.once('exit', (_c, signal) => resolve(signal)),
         )
