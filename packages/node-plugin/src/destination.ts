@@ -21,12 +21,19 @@ import { createDispatcher } from './http.js'
 import { deliveryId } from './id.js'
 import { invalidEventDetail } from './invalid-event.js'
 import type { DestinationOptions } from './options.js'
-import type { DrainResult } from './plugin.js'
 import { resolveStore, type StoreChoice } from './store/index.js'
 import type { QueueStats, QueueStore } from './store/types.js'
 
 /** Queues in use in this process, by storage, so two plugins cannot consume one queue by accident. */
 const queuesInUse = new Map<string | object, Set<string>>()
+
+/** What `drain()` found. */
+export interface DrainResult {
+  /** `true` when nothing is left waiting or in flight: every delivery is delivered or dead. */
+  readonly drained: boolean
+  /** Deliveries still waiting or in flight. */
+  readonly remaining: number
+}
 
 /**
  * One plugin's state and behaviour: the store it opens on first use, the

@@ -8,23 +8,16 @@ import {
 } from '@analytics-webhooks/core'
 import type { Plugin } from '@segment/analytics-node'
 import { version } from '../package.json'
-import { WebhookDestination } from './destination.js'
+import { type DrainResult, WebhookDestination } from './destination.js'
 import type { Listener, WebhookPluginEvents } from './events.js'
 import { destinationOptions, type WebhookPluginOptions } from './options.js'
 import type { QueueStats } from './store/types.js'
 
+export type { DrainResult } from './destination.js'
 export type { WebhookPluginOptions } from './options.js'
 
 /** The plugin's version, reported to analytics-node (the package's own, inlined at build time). */
 export const PLUGIN_VERSION: string = version
-
-/** What {@link WebhookPlugin.drain} found. */
-export interface DrainResult {
-  /** `true` when nothing is left waiting or in flight: every delivery is delivered or dead. */
-  readonly drained: boolean
-  /** Deliveries still waiting or in flight. */
-  readonly remaining: number
-}
 
 /** An analytics-node destination plugin with durable webhook delivery. */
 export interface WebhookPlugin extends Plugin {
