@@ -1,6 +1,6 @@
 /** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
 
-import type { ClaimedRequest, NewDelivery, StoredDelivery } from '../types.js'
+import type { ClaimedRequest, NewDelivery } from '../types.js'
 
 /** Deliveries `from` (inclusive) to `to` (exclusive) of a held block. */
 export interface BlockRange {
@@ -148,34 +148,6 @@ export function unpackBlock(meta: string, bodies: string): NewDelivery[] {
   return out
 }
 
-/**
- * A delivery as a claim returns it before its first attempt: due when enqueued.
- *
- * @example
- * neverAttempted('default', 'a', '{}', 'm', 5).attempts // 0
- */
-export function neverAttempted(
-  queue: string,
-  id: string,
-  body: string,
-  messageId: string | null,
-  enqueuedAt: number,
-): StoredDelivery {
-  return {
-    id,
-    body,
-    messageId,
-    enqueuedAt,
-    queue,
-    attempts: 0,
-    nextAttemptAt: enqueuedAt,
-    lastReason: null,
-    lastStatus: null,
-    requestId: null,
-    requestPosition: null,
-  }
-}
-
 /** What became of one delivery of a held block. */
 const PENDING = 0
 /** Delivered, or moved out of the block (rescheduled as a row, or dead-lettered). */
@@ -279,11 +251,5 @@ export class HeldBlock {
     let mask = ''
     for (let i = 0; i < this.states.length; i++) mask += this.states[i] === GONE ? '1' : '0'
     return mask
-  }
-
-  /** Delivery `index` as a claim returns it. */
-  claimed(index: number): StoredDelivery {
-    const d = this.deliveries[index] as NewDelivery
-    return neverAttempted(this.queue, d.id, d.body, d.messageId, d.enqueuedAt)
   }
 }
