@@ -34,13 +34,13 @@ export function nameOf(delivery: NewDelivery): string {
  * for (const b of bindings) update.run(b.requestId, b.position, b.id)
  */
 export function bindClaimed(
-  claimed: readonly StoredDelivery[],
+  claimed: StoredDelivery[],
   batchSize: number,
 ): { deliveries: StoredDelivery[]; bindings: Binding[] } {
   const bindings: Binding[] = []
-  if (batchSize <= 1) return { deliveries: [...claimed], bindings }
+  if (batchSize <= 1) return { deliveries: claimed, bindings }
   const unbound = claimed.filter((d) => d.requestId === null)
-  if (unbound.length === 0) return { deliveries: [...claimed], bindings }
+  if (unbound.length === 0) return { deliveries: claimed, bindings }
   const sizes = batchSizes(
     unbound.map((d) => d.body),
     { maxEvents: batchSize },

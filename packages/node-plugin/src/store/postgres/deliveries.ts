@@ -12,6 +12,7 @@ import type {
   StoredDelivery,
 } from '../types.js'
 import type { PostgresConnection } from './connection.js'
+import { LOCK_NAMESPACE } from './schema.js'
 
 /** Counter rows per queue: each store instance writes to one, so workers do not contend on a hot row. */
 const COUNTER_SHARDS = 16
@@ -83,7 +84,10 @@ export class PostgresDeliveries {
       return requestsOfRows((await this.lease(this.db.pool, queue, options)).map(toStoredDelivery))
     }
     const rows = await this.db.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.db.s}:${queue}`])
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        LOCK_NAMESPACE,
+        `${this.db.s}:${queue}`,
+      ])
       const leased = (await this.lease(client, queue, options)).map(toStoredDelivery)
       const { deliveries, bindings } = bindClaimed(leased, batchSize)
       if (bindings.length > 0) {

@@ -86,7 +86,7 @@ export const POSTGRES_SCHEMA_VERSION =
   POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0
 
 /** Arbitrary first key of the advisory lock pair, so our lock never collides with an application's. */
-const LOCK_NAMESPACE = 0x41_57_48_4b // "AWHK"
+export const LOCK_NAMESPACE = 0x41_57_48_4b // "AWHK"
 
 /**
  * Creates the schema and applies the missing migrations in one transaction,
