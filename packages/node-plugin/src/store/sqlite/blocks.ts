@@ -10,12 +10,12 @@ import {
   HeldGroup,
   packBlock,
   unpackBlock,
-} from './block.js'
-import { planGroup, requestsOf } from './block-plan.js'
+} from '../blocks/block.js'
+import { planGroup, requestsOf } from '../blocks/plan.js'
 import type { SqliteConnection } from './connection.js'
 import { explode } from './explode.js'
 import { FreshBlocks } from './fresh.js'
-import { HeldBlocks, type HeldDelivery } from './held.js'
+import { HeldBlocks, type HeldDelivery } from '../blocks/held.js'
 import { countOutcomes } from './stats.js'
 
 /** What became of a block this store leased: see {@link SqliteBlocks.holding}. */

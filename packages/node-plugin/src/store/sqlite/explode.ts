@@ -3,11 +3,11 @@
 import { requestId } from '@analytics-webhooks/core'
 import { nameOf } from '../bind.js'
 import type { NewDelivery } from '../types.js'
-import { HeldBlock, HeldGroup, unpackBlock } from './block.js'
-import { requestsOf } from './block-plan.js'
+import { HeldBlock, HeldGroup, unpackBlock } from '../blocks/block.js'
+import { requestsOf } from '../blocks/plan.js'
 import type { SqliteConnection } from './connection.js'
 import type { FreshBlocks } from './fresh.js'
-import type { HeldBlocks } from './held.js'
+import type { HeldBlocks } from '../blocks/held.js'
 
 /** What a block row holds besides its payload, as `explode` removes it. */
 interface RemovedBlock {

@@ -17,7 +17,7 @@ import type {
   RetryUpdate,
   StoredDelivery,
 } from '../types.js'
-import { BlockClaim, type BlockRange } from './block.js'
+import { BlockClaim, type BlockRange } from '../blocks/block.js'
 import { SqliteBlocks } from './blocks.js'
 import { SqliteConnection } from './connection.js'
 import { SqliteDeadLetters } from './dead-letters.js'

@@ -1,4 +1,4 @@
-/** Blocks: many never-attempted deliveries packed into one SQLite row, and the claim a worker holds on one. */
+/** Blocks: many never-attempted deliveries packed into one row (SQLite or PostgreSQL), and the claim a worker holds on them. */
 
 import type { ClaimedRequest, NewDelivery } from '../types.js'
 

@@ -1,4 +1,4 @@
-/** The blocks one SQLite store instance has leased, found by seq, and by delivery id once something asks by id. */
+/** The blocks one store instance has leased, found by seq, and by delivery id once something asks by id. */
 
 import type { NewDelivery } from '../types.js'
 import type { HeldBlock } from './block.js'

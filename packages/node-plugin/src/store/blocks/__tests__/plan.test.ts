@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { NewDelivery } from '../../types.js'
 import { HeldBlock, HeldGroup } from '../block.js'
-import { planGroup, requestsOf } from '../block-plan.js'
+import { planGroup, requestsOf } from '../plan.js'
 
 const deliveries = (prefix: string, count: number, body = (i: number) => `{"i":${i}}`) =>
   Array.from(
