@@ -150,8 +150,11 @@ describePostgres('several processes on one PostgreSQL queue', (url) => {
       const admin = new pg.Client({ connectionString: url })
       await admin.connect()
       const claimsOf = async (pid: number | undefined) => {
+        // Deliveries it holds: rows, and those of its leased blocks that have no outcome yet.
         const { rows } = await admin.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM "${schema}".deliveries WHERE lease_owner LIKE $1`,
+          `SELECT (SELECT count(*) FROM "${schema}".deliveries WHERE lease_owner LIKE $1)::int
+                + (SELECT COALESCE(sum(count - done), 0) FROM "${schema}".delivery_blocks
+                   WHERE lease_owner LIKE $1)::int AS n`,
           [`${pid}-%`],
         )
         return rows[0]?.n ?? 0

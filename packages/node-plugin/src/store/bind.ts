@@ -117,3 +117,33 @@ export function idsOf(requests: readonly ClaimedRequest[]): string[] {
   for (const request of requests) for (const d of request.deliveries) ids.push(d.id)
   return ids
 }
+
+/**
+ * Requests claimed as rows and as blocks, oldest due first: a request of rows
+ * is due at its earliest row's next attempt, one of blocks when enqueued.
+ * Usually in that order already, so this is one pass.
+ *
+ * @example
+ * return oldestDueFirst(requestsOfRows(rows), blocks.hold(groups))
+ */
+export function oldestDueFirst(
+  ofRows: readonly ClaimedRequest[],
+  ofBlocks: readonly ClaimedRequest[],
+): ClaimedRequest[] {
+  const claimed = [...ofRows, ...ofBlocks]
+  const due = claimed.map((request, i) => (i < ofRows.length ? dueOf(request) : request.enqueuedAt))
+  for (let i = 1; i < due.length; i++) {
+    if ((due[i] as number) < (due[i - 1] as number)) {
+      const order = claimed.map((_, k) => k).sort((a, b) => (due[a] as number) - (due[b] as number))
+      return order.map((k) => claimed[k] as ClaimedRequest)
+    }
+  }
+  return claimed
+}
+
+/** When a request of rows is due: its earliest row's next attempt. */
+function dueOf(request: ClaimedRequest): number {
+  let at = Number.POSITIVE_INFINITY
+  for (const d of request.deliveries) at = Math.min(at, (d as StoredDelivery).nextAttemptAt)
+  return at
+}

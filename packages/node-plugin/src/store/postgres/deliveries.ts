@@ -1,16 +1,9 @@
-/** The PostgreSQL queue's deliveries: enqueueing, claiming and binding them, their outcomes, and when they are next due. */
+/** The PostgreSQL queue's rows (one delivery each): claiming and binding them, their outcomes by id, and when the queue is next due. */
 
 import type { ReasonCode } from '@analytics-webhooks/core'
 import type pg from 'pg'
-import { bindClaimed, idsOf, requestsOfRows } from '../bind.js'
-import type {
-  ClaimedRequest,
-  ClaimOptions,
-  KillUpdate,
-  NewDelivery,
-  RetryUpdate,
-  StoredDelivery,
-} from '../types.js'
+import { bindClaimed } from '../bind.js'
+import type { ClaimOptions, KillUpdate, RetryUpdate, StoredDelivery } from '../types.js'
 import type { PostgresConnection } from './connection.js'
 import { LOCK_NAMESPACE } from './schema.js'
 
@@ -32,80 +25,64 @@ interface DeliveryRow {
 }
 
 /**
- * The `deliveries` table of one PostgreSQL store. Claims use
- * `FOR UPDATE SKIP LOCKED` and leases; statements that change several
- * deliveries lock them in id order (see {@link PostgresDeliveries.lockIds}).
- * Enqueues, releases and wakes `NOTIFY` the queue's channel.
+ * The `deliveries` table of one PostgreSQL store: one row per delivery that
+ * left its block (retried, replayed, or acted on by id by a process that did
+ * not hold the block). Claims use `FOR UPDATE SKIP LOCKED` and leases;
+ * statements that change several rows lock them in id order (see
+ * {@link PostgresDeliveries.lockIds}). Releases and wakes `NOTIFY` the queue's channel.
  *
  * @example
  * const deliveries = new PostgresDeliveries(db)
- * await deliveries.enqueue('default', [{ id, body, messageId: 'm1', enqueuedAt: Date.now() }])
+ * const found = await deliveries.complete('default', ['id-1', 'id-2'])
  */
 export class PostgresDeliveries {
   private readonly db: PostgresConnection
-  /** The counter row this instance adds to. */
-  private readonly shard = Math.floor(Math.random() * COUNTER_SHARDS)
+  /** The counter row this instance adds to (blocks' outcomes count there too). */
+  readonly shard = Math.floor(Math.random() * COUNTER_SHARDS)
 
   constructor(db: PostgresConnection) {
     this.db = db
   }
 
-  /** Commits deliveries in one statement (arrays unnested into one insert), due at their `enqueuedAt`, and notifies the queue. */
-  async enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void> {
-    if (deliveries.length === 0) return
-    const ids: string[] = []
-    const bodies: string[] = []
-    const messageIds: (string | null)[] = []
-    const times: number[] = []
-    for (const d of deliveries) {
-      ids.push(d.id)
-      bodies.push(d.body)
-      messageIds.push(d.messageId)
-      times.push(d.enqueuedAt)
+  /**
+   * Leases up to `limit` due rows and, with `batchSize` above 1, binds the
+   * unbound ones to requests, on the caller's transaction (which holds the
+   * queue's claim lock when binding: see {@link PostgresDeliveries.lockClaims}).
+   */
+  async claim(
+    client: pg.PoolClient,
+    queue: string,
+    options: ClaimOptions,
+    limit: number,
+  ): Promise<StoredDelivery[]> {
+    if (limit <= 0) return []
+    const leased = (await this.lease(client, queue, { ...options, limit })).map(toStoredDelivery)
+    const { deliveries, bindings } = bindClaimed(leased, options.batchSize ?? 1)
+    if (bindings.length > 0) {
+      await client.query(
+        `UPDATE ${this.db.s}.deliveries AS d SET request_id = b.request_id, request_pos = b.pos
+         FROM unnest($2::text[], $3::text[], $4::int[]) AS b(id, request_id, pos)
+         WHERE d.queue = $1 AND d.id = b.id`,
+        [
+          queue,
+          bindings.map((b) => b.id),
+          bindings.map((b) => b.requestId),
+          bindings.map((b) => b.position),
+        ],
+      )
     }
-    await this.db.pool.query(
-      `WITH ins AS (
-         INSERT INTO ${this.db.s}.deliveries (queue, id, body, message_id, enqueued_at, next_attempt_at)
-         SELECT $1, t.id, t.body, t.message_id, t.at, t.at
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS t(id, body, message_id, at)
-         ON CONFLICT (queue, id) DO NOTHING
-         RETURNING 1
-       )
-       SELECT pg_notify($6, $1) FROM (SELECT 1 FROM ins LIMIT 1) AS any_inserted`,
-      [queue, ids, bodies, messageIds, times, this.db.channel],
-    )
+    return deliveries
   }
 
-  /** Leases due rows and, with `batchSize` above 1, binds the unbound ones, one claim of the queue at a time. */
-  async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
-    if (options.limit <= 0) return []
-    const batchSize = options.batchSize ?? 1
-    if (batchSize <= 1) {
-      return requestsOfRows((await this.lease(this.db.pool, queue, options)).map(toStoredDelivery))
-    }
-    const rows = await this.db.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-        LOCK_NAMESPACE,
-        `${this.db.s}:${queue}`,
-      ])
-      const leased = (await this.lease(client, queue, options)).map(toStoredDelivery)
-      const { deliveries, bindings } = bindClaimed(leased, batchSize)
-      if (bindings.length > 0) {
-        await client.query(
-          `UPDATE ${this.db.s}.deliveries AS d SET request_id = b.request_id, request_pos = b.pos
-           FROM unnest($2::text[], $3::text[], $4::int[]) AS b(id, request_id, pos)
-           WHERE d.queue = $1 AND d.id = b.id`,
-          [
-            queue,
-            bindings.map((b) => b.id),
-            bindings.map((b) => b.requestId),
-            bindings.map((b) => b.position),
-          ],
-        )
-      }
-      return deliveries
-    })
-    return requestsOfRows(rows)
+  /**
+   * Makes the claims of `queue` that bind rows take turns until the caller's
+   * transaction ends, so two workers never lease halves of one batch.
+   */
+  async lockClaims(client: pg.PoolClient, queue: string): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      LOCK_NAMESPACE,
+      `${this.db.s}:${queue}`,
+    ])
   }
 
   /** Leases due rows, with the rest of any bound request one of them belongs to; sorted oldest due first. */
@@ -148,39 +125,50 @@ export class PostgresDeliveries {
     return rows
   }
 
-  /** Removes delivered deliveries and counts the ones actually removed. */
-  async complete(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
-    const ids = idsOf(requests)
-    if (ids.length === 0) return
-    await this.db.pool.query(
+  /** Removes delivered rows by id and counts the ones actually removed; returns their ids. */
+  async complete(queue: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.db.pool.query<{ id: string }>(
       `WITH ${this.lockIds()}, done AS (
-         DELETE FROM ${this.db.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
+         DELETE FROM ${this.db.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id RETURNING d.id
+       ), counted AS (
+         INSERT INTO ${this.db.s}.counters AS c (queue, shard, delivered)
+         SELECT $1, $3, count(*) FROM done HAVING count(*) > 0
+         ON CONFLICT (queue, shard) DO UPDATE SET delivered = c.delivered + excluded.delivered
        )
-       INSERT INTO ${this.db.s}.counters AS c (queue, shard, delivered)
-       SELECT $1, $3, count(*) FROM done HAVING count(*) > 0
-       ON CONFLICT (queue, shard) DO UPDATE SET delivered = c.delivered + excluded.delivered`,
+       SELECT id FROM done`,
       [queue, [...ids], this.shard],
     )
+    return rows.map((r) => r.id)
   }
 
-  /** Releases the leases, records the attempt, schedules the next one and counts it. */
-  async retry(queue: string, request: ClaimedRequest, update: RetryUpdate): Promise<void> {
-    const ids = idsOf([request])
-    if (ids.length === 0) return
-    await this.db.pool.query(
+  /**
+   * Releases the leases of rows by id, records the attempt, schedules the
+   * next one and counts it; with `update.requestId`, binds each to it at its
+   * `positions` entry. Returns the ids it found.
+   */
+  async retry(
+    queue: string,
+    ids: readonly string[],
+    positions: readonly number[],
+    update: RetryUpdate,
+  ): Promise<string[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.db.pool.query<{ id: string }>(
       `WITH ${this.lockIds()}, moved AS (
          UPDATE ${this.db.s}.deliveries AS d
          SET next_attempt_at = $3, attempts = $4, last_reason = $5, last_status = $6,
              lease_owner = NULL, lease_expires_at = NULL,
-             -- A request's deliveries are bound to it in the order given.
-             request_id = $8, request_pos = CASE WHEN $8::text IS NULL THEN NULL
-                                                 ELSE array_position($2::text[], d.id) - 1 END
-         FROM locked WHERE d.queue = $1 AND d.id = locked.id
-         RETURNING 1
+             request_id = $8, request_pos = CASE WHEN $8::text IS NULL THEN NULL ELSE p.pos END
+         FROM locked JOIN unnest($2::text[], $9::int[]) AS p(id, pos) ON p.id = locked.id
+         WHERE d.queue = $1 AND d.id = locked.id
+         RETURNING d.id
+       ), counted AS (
+         INSERT INTO ${this.db.s}.counters AS c (queue, shard, retried)
+         SELECT $1, $7, count(*) FROM moved HAVING count(*) > 0
+         ON CONFLICT (queue, shard) DO UPDATE SET retried = c.retried + excluded.retried
        )
-       INSERT INTO ${this.db.s}.counters AS c (queue, shard, retried)
-       SELECT $1, $7, count(*) FROM moved HAVING count(*) > 0
-       ON CONFLICT (queue, shard) DO UPDATE SET retried = c.retried + excluded.retried`,
+       SELECT id FROM moved`,
       [
         queue,
         [...ids],
@@ -190,49 +178,50 @@ export class PostgresDeliveries {
         update.status,
         this.shard,
         update.requestId ?? null,
+        [...positions],
       ],
     )
+    return rows.map((r) => r.id)
   }
 
-  /** Moves deliveries to the dead-letter table with the reason. */
-  async kill(
-    queue: string,
-    requests: readonly ClaimedRequest[],
-    update: KillUpdate,
-  ): Promise<void> {
-    const ids = idsOf(requests)
-    if (ids.length === 0) return
-    await this.db.pool.query(
+  /** Moves rows by id to the dead-letter table with the reason; returns the ids it found. */
+  async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<string[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.db.pool.query<{ id: string }>(
       `WITH ${this.lockIds()}, moved AS (
          DELETE FROM ${this.db.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id
          RETURNING d.queue, d.id, d.body, d.message_id, d.enqueued_at, d.seq
+       ), killed AS (
+         INSERT INTO ${this.db.s}.dead_letters AS x
+           (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
+         SELECT queue, id, body, message_id, enqueued_at, $3, $4, $5, $6, $7 FROM moved ORDER BY seq
+         ON CONFLICT (queue, id) DO UPDATE SET
+           body = excluded.body, message_id = excluded.message_id, enqueued_at = excluded.enqueued_at,
+           attempts = excluded.attempts, dead_at = excluded.dead_at, reason = excluded.reason,
+           last_status = excluded.last_status, detail = excluded.detail
        )
-       INSERT INTO ${this.db.s}.dead_letters AS x
-         (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail)
-       SELECT queue, id, body, message_id, enqueued_at, $3, $4, $5, $6, $7 FROM moved ORDER BY seq
-       ON CONFLICT (queue, id) DO UPDATE SET
-         body = excluded.body, message_id = excluded.message_id, enqueued_at = excluded.enqueued_at,
-         attempts = excluded.attempts, dead_at = excluded.dead_at, reason = excluded.reason,
-         last_status = excluded.last_status, detail = excluded.detail`,
+       SELECT id FROM moved`,
       [queue, [...ids], update.attempts, update.now, update.reason, update.status, update.detail],
     )
+    return rows.map((r) => r.id)
   }
 
-  /** Gives leases back without counting an attempt, and notifies the queue. */
-  async release(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
-    const ids = idsOf(requests)
-    if (ids.length === 0) return
-    await this.db.pool.query(
+  /** Gives leases of rows back by id without counting an attempt, and notifies the queue; returns the ids it found. */
+  async release(queue: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return []
+    const { rows } = await this.db.pool.query<{ id: string | null }>(
       `WITH ${this.lockIds()}, freed AS (
          UPDATE ${this.db.s}.deliveries AS d SET lease_owner = NULL, lease_expires_at = NULL
-         FROM locked WHERE d.queue = $1 AND d.id = locked.id RETURNING 1
+         FROM locked WHERE d.queue = $1 AND d.id = locked.id RETURNING d.id
        )
-       SELECT pg_notify($3, $1) FROM (SELECT 1 FROM freed LIMIT 1) AS any_freed`,
+       SELECT id FROM freed
+       UNION ALL SELECT NULL FROM (SELECT pg_notify($3, $1) FROM (SELECT 1 FROM freed LIMIT 1) AS f) AS n`,
       [queue, [...ids], this.db.channel],
     )
+    return rows.flatMap((r) => (r.id === null ? [] : [r.id]))
   }
 
-  /** Makes every waiting delivery (no live lease) due `now`, notifies the queue, and returns how many. */
+  /** Makes every waiting delivery (no live lease), in rows and blocks, due `now`, notifies the queue, and returns how many. */
   async wake(queue: string, now: number): Promise<number> {
     const { rows } = await this.db.pool.query<{ n: string }>(
       `WITH waiting AS (
@@ -243,22 +232,33 @@ export class PostgresDeliveries {
        ), woken AS (
          UPDATE ${this.db.s}.deliveries AS d SET next_attempt_at = $2
          FROM waiting WHERE d.queue = $1 AND d.id = waiting.id
-         RETURNING 1
-       ), n AS (SELECT count(*) AS n FROM woken)
+         RETURNING 1 AS n
+       ), woken_blocks AS (
+         UPDATE ${this.db.s}.delivery_blocks SET ready_at = $2
+         WHERE queue = $1 AND lease_owner IS NULL AND ready_at > $2
+         RETURNING count - done AS n
+       ), n AS (
+         SELECT COALESCE((SELECT sum(n) FROM woken), 0) + COALESCE((SELECT sum(n) FROM woken_blocks), 0) AS n
+       )
        SELECT n, CASE WHEN n > 0 THEN pg_notify($3, $1) END FROM n`,
       [queue, now, this.db.channel],
     )
     return Number(rows[0]?.n ?? 0)
   }
 
-  /** When the next delivery becomes claimable: two index lookups (waiting rows by due time, leased rows by expiry). */
+  /**
+   * When the next delivery becomes claimable: three index lookups (waiting
+   * rows by due time, leased rows by expiry, blocks by when they are ready).
+   */
   async nextDueAt(queue: string): Promise<number | null> {
     const { rows } = await this.db.pool.query<{ at: string | null }>(
       `SELECT LEAST(
          (SELECT next_attempt_at FROM ${this.db.s}.deliveries
           WHERE queue = $1 AND lease_expires_at IS NULL ORDER BY next_attempt_at LIMIT 1),
          (SELECT min(GREATEST(next_attempt_at, lease_expires_at)) FROM ${this.db.s}.deliveries
-          WHERE queue = $1 AND lease_expires_at IS NOT NULL)
+          WHERE queue = $1 AND lease_expires_at IS NOT NULL),
+         (SELECT ready_at FROM ${this.db.s}.delivery_blocks
+          WHERE queue = $1 ORDER BY ready_at LIMIT 1)
        ) AS at`,
       [queue],
     )

@@ -79,6 +79,42 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         WHERE request_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'never-attempted deliveries many to a row (blocks), leased and acknowledged per block',
+    sql: (s) => `
+      -- One row per enqueue call (up to 256 deliveries): a claim, a lease and a delete per block
+      -- instead of per delivery. A delivery leaves its block as a deliveries row once it is
+      -- retried, or acted on by id by a process that does not hold the block (see blocks.ts).
+      -- A block is due at first_at (its oldest delivery), and claimed whole once last_at passed.
+      -- ready_at: when it may next be claimed (first_at, or the lease's end while leased).
+      -- lease_group: the seq of the first block one claim leased with it (its head); plan: where
+      -- its requests start (JSON; NULL: each delivery alone); gone: which deliveries have an
+      -- outcome ('0'/'1'), done: how many.
+      CREATE TABLE ${s}.delivery_blocks (
+        seq         BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        queue       TEXT    NOT NULL,
+        count       INTEGER NOT NULL,
+        done        INTEGER NOT NULL DEFAULT 0,
+        first_at    BIGINT  NOT NULL,
+        last_at     BIGINT  NOT NULL,
+        ready_at    BIGINT  NOT NULL,
+        lease_owner TEXT,
+        lease_group BIGINT,
+        plan        TEXT,
+        gone        TEXT,
+        meta        TEXT    NOT NULL,
+        bodies      TEXT    NOT NULL
+      );
+      -- Payloads out of line and uncompressed: a lease or an acknowledgement rewrites a small
+      -- tuple, and no CPU goes into compressing bodies that are deleted within seconds.
+      ALTER TABLE ${s}.delivery_blocks ALTER COLUMN meta SET STORAGE EXTERNAL,
+                                       ALTER COLUMN bodies SET STORAGE EXTERNAL;
+      CREATE INDEX delivery_blocks_ready ON ${s}.delivery_blocks (queue, ready_at, seq);
+      CREATE INDEX delivery_blocks_group ON ${s}.delivery_blocks (lease_group)
+        WHERE lease_group IS NOT NULL;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

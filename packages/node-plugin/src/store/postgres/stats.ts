@@ -1,4 +1,4 @@
-/** The PostgreSQL queue's stats: one query, in one snapshot, over its deliveries, counters and dead letters. */
+/** The PostgreSQL queue's stats: one query, in one snapshot, over its rows, blocks, counters and dead letters. */
 
 import type { ReasonCode } from '@analytics-webhooks/core'
 import type { QueueStats } from '../types.js'
@@ -29,6 +29,12 @@ export async function queueStats(db: PostgresConnection, queue?: string): Promis
               count(*) FILTER (WHERE NOT COALESCE(lease_expires_at > $2, false) AND attempts > 0) AS retrying,
               min(enqueued_at) AS oldest
        FROM ${db.s}.deliveries WHERE ($1::text IS NULL OR queue = $1)
+     ), b AS (
+       -- Blocks: deliveries never attempted, so none of them is retrying.
+       SELECT COALESCE(sum(count - done) FILTER (WHERE lease_owner IS NULL OR ready_at <= $2), 0) AS queued,
+              COALESCE(sum(count - done) FILTER (WHERE lease_owner IS NOT NULL AND ready_at > $2), 0) AS in_flight,
+              min(first_at) AS oldest
+       FROM ${db.s}.delivery_blocks WHERE ($1::text IS NULL OR queue = $1)
      ), c AS (
        SELECT COALESCE(sum(delivered), 0) AS delivered, COALESCE(sum(retried), 0) AS retried
        FROM ${db.s}.counters WHERE ($1::text IS NULL OR queue = $1)
@@ -37,7 +43,9 @@ export async function queueStats(db: PostgresConnection, queue?: string): Promis
        FROM (SELECT reason, count(*) AS n FROM ${db.s}.dead_letters
              WHERE ($1::text IS NULL OR queue = $1) GROUP BY reason) AS r
      )
-     SELECT * FROM d, c, x`,
+     SELECT d.queued + b.queued AS queued, d.in_flight + b.in_flight AS in_flight, d.retrying,
+            LEAST(d.oldest, b.oldest) AS oldest, c.*, x.*
+     FROM d, b, c, x`,
     [queue ?? null, Date.now()],
   )
   const r = rows[0]

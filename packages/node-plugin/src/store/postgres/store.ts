@@ -15,9 +15,9 @@ import type {
 } from '../types.js'
 import { PostgresConnection, type PostgresStoreOptions } from './connection.js'
 import { PostgresDeadLetters } from './dead-letters.js'
-import { PostgresDeliveries } from './deliveries.js'
 import { describeError, PostgresStoreError } from './errors.js'
 import { WakeupListener } from './listener.js'
+import { PostgresQueue } from './queue.js'
 import { migratePostgres } from './schema.js'
 import { queueStats } from './stats.js'
 
@@ -43,7 +43,7 @@ export type { PostgresStoreOptions } from './connection.js'
 export class PostgresQueueStore implements QueueStore {
   readonly schema: string
   private readonly db: PostgresConnection
-  private readonly deliveries: PostgresDeliveries
+  private readonly queue: PostgresQueue
   private readonly dead: PostgresDeadLetters
   private readonly wakeups: WakeupListener
   private readonly migrate: boolean
@@ -54,7 +54,7 @@ export class PostgresQueueStore implements QueueStore {
     this.db = new PostgresConnection(options)
     this.schema = this.db.schema
     this.migrate = options.migrate ?? true
-    this.deliveries = new PostgresDeliveries(this.db)
+    this.queue = new PostgresQueue(this.db)
     this.dead = new PostgresDeadLetters(this.db)
     this.wakeups = new WakeupListener(this.db.pool.options, this.db.channel)
   }
@@ -100,7 +100,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async enqueue(queue: string, deliveries: readonly NewDelivery[]): Promise<void> {
     this.assertOpen()
-    await this.deliveries.enqueue(queue, deliveries)
+    await this.queue.blocks.enqueue(queue, deliveries)
   }
 
   /**
@@ -127,7 +127,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
     this.assertOpen()
-    return this.deliveries.claim(queue, options)
+    return this.queue.claim(queue, options)
   }
 
   /**
@@ -140,7 +140,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async complete(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
     this.assertOpen()
-    await this.deliveries.complete(queue, requests)
+    await this.queue.complete(queue, requests)
   }
 
   /**
@@ -152,7 +152,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async retry(queue: string, request: ClaimedRequest, update: RetryUpdate): Promise<void> {
     this.assertOpen()
-    await this.deliveries.retry(queue, request, update)
+    await this.queue.retry(queue, request, update)
   }
 
   /**
@@ -167,7 +167,7 @@ export class PostgresQueueStore implements QueueStore {
     update: KillUpdate,
   ): Promise<void> {
     this.assertOpen()
-    await this.deliveries.kill(queue, requests, update)
+    await this.queue.kill(queue, requests, update)
   }
 
   /**
@@ -178,7 +178,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async release(queue: string, requests: readonly ClaimedRequest[]): Promise<void> {
     this.assertOpen()
-    await this.deliveries.release(queue, requests)
+    await this.queue.release(queue, requests)
   }
 
   /**
@@ -190,7 +190,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async wake(queue: string, now: number): Promise<number> {
     this.assertOpen()
-    return this.deliveries.wake(queue, now)
+    return this.queue.rows.wake(queue, now)
   }
 
   /**
@@ -204,7 +204,7 @@ export class PostgresQueueStore implements QueueStore {
    */
   async nextDueAt(queue: string): Promise<number | null> {
     this.assertOpen()
-    return this.deliveries.nextDueAt(queue)
+    return this.queue.rows.nextDueAt(queue)
   }
 
   /**
@@ -287,6 +287,7 @@ export class PostgresQueueStore implements QueueStore {
     if (this.closed) return
     this.closed = true
     this.opened = false
+    this.queue.clear()
     await this.wakeups.close()
     await this.db.end()
   }

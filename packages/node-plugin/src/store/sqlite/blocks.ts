@@ -1,6 +1,5 @@
 /** The SQLite queue's blocks: packing enqueued deliveries into them, leasing and cutting them into requests, and writing their outcomes back. */
 
-import type { ClaimOptions, NewDelivery, StoredDelivery } from '../types.js'
 import {
   BLOCK_MAX,
   type BlockClaim,
@@ -11,11 +10,12 @@ import {
   packBlock,
   unpackBlock,
 } from '../blocks/block.js'
+import { HeldBlocks, type HeldDelivery } from '../blocks/held.js'
 import { planGroup, requestsOf } from '../blocks/plan.js'
+import type { ClaimOptions, NewDelivery, StoredDelivery } from '../types.js'
 import type { SqliteConnection } from './connection.js'
 import { explode } from './explode.js'
 import { FreshBlocks } from './fresh.js'
-import { HeldBlocks, type HeldDelivery } from '../blocks/held.js'
 import { countOutcomes } from './stats.js'
 
 /** What became of a block this store leased: see {@link SqliteBlocks.holding}. */

@@ -2,12 +2,12 @@
 
 import { requestId } from '@analytics-webhooks/core'
 import { nameOf } from '../bind.js'
-import type { NewDelivery } from '../types.js'
 import { HeldBlock, HeldGroup, unpackBlock } from '../blocks/block.js'
+import type { HeldBlocks } from '../blocks/held.js'
 import { requestsOf } from '../blocks/plan.js'
+import type { NewDelivery } from '../types.js'
 import type { SqliteConnection } from './connection.js'
 import type { FreshBlocks } from './fresh.js'
-import type { HeldBlocks } from '../blocks/held.js'
 
 /** What a block row holds besides its payload, as `explode` removes it. */
 interface RemovedBlock {

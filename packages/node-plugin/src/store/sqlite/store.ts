@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import { idsOf, requestsOfRows } from '../bind.js'
+import { idsOf, oldestDueFirst, requestsOfRows } from '../bind.js'
+import { BlockClaim, type BlockRange } from '../blocks/block.js'
 import type {
   ClaimedRequest,
   ClaimOptions,
@@ -15,9 +16,7 @@ import type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
-  StoredDelivery,
 } from '../types.js'
-import { BlockClaim, type BlockRange } from '../blocks/block.js'
 import { SqliteBlocks } from './blocks.js'
 import { SqliteConnection } from './connection.js'
 import { SqliteDeadLetters } from './dead-letters.js'
@@ -126,21 +125,7 @@ export class SqliteQueueStore implements QueueStore {
     const { deliveries: rows, requests } = this.blocks.claim(queue, options, (limit) =>
       this.rows.claim(queue, limit, now, until, worker, batchSize),
     )
-    const claimed: ClaimedRequest[] = requestsOfRows(rows)
-    const ofRows = claimed.length
-    for (const request of requests) claimed.push(request)
-    // Oldest due first: a request of rows is due at its earliest row's time, one of blocks when
-    // enqueued. Usually in that order already, so this is one pass.
-    const due = claimed.map((request, i) => (i < ofRows ? dueOf(request) : request.enqueuedAt))
-    for (let i = 1; i < due.length; i++) {
-      if ((due[i] as number) < (due[i - 1] as number)) {
-        const order = claimed
-          .map((_, k) => k)
-          .sort((a, b) => (due[a] as number) - (due[b] as number))
-        return order.map((k) => claimed[k] as ClaimedRequest)
-      }
-    }
-    return claimed
+    return oldestDueFirst(requestsOfRows(rows), requests)
   }
 
   /** Delivered: requests cut from blocks this store holds by range (no lookup per delivery), the rest by id. */
@@ -213,11 +198,4 @@ export class SqliteQueueStore implements QueueStore {
     this.blocks.clear()
     this.sql.close()
   }
-}
-
-/** When a request of rows is due: its earliest row's next attempt. */
-function dueOf(request: ClaimedRequest): number {
-  let at = Number.POSITIVE_INFINITY
-  for (const d of request.deliveries) at = Math.min(at, (d as StoredDelivery).nextAttemptAt)
-  return at
 }
