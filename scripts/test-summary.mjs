@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
-const relativeTo = (dir, file) => (file.startsWith('/') ? relative(join(process.cwd(), dir), file) : file)
+const relativeTo = (dir, file) =>
+  file.startsWith('/') ? relative(join(process.cwd(), dir), file) : file
 
 let passed = 0
 let failed = 0
