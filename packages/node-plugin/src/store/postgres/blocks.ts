@@ -103,7 +103,7 @@ export class PostgresBlocks {
       metas.push(block.meta)
       bodies.push(block.bodies)
     }
-    await this.db.pool.query(
+    await this.db.run(
       `WITH ins AS (
          INSERT INTO ${this.db.s}.delivery_blocks (queue, count, first_at, last_at, ready_at, meta, bodies)
          SELECT $1, t.count, t.first_at, t.last_at, t.first_at, t.meta, t.bodies
@@ -142,12 +142,13 @@ export class PostgresBlocks {
     const fresh: string[] = []
     const seen: string[] = []
     for (let round = 0; room > 0 && round < MAX_ROUNDS; round++) {
-      const { rows: found } = await client.query<Candidate>(
+      const { rows: found } = await this.db.run<Candidate>(
         `SELECT seq, count, last_at, lease_group FROM ${this.db.s}.delivery_blocks
          WHERE queue = $1 AND ready_at <= $2 AND (lease_group IS NULL OR lease_group = seq)
            AND NOT (seq = ANY($3::bigint[]))
          ORDER BY ready_at, seq LIMIT $4`,
         [queue, now, seen, CANDIDATE_PAGE],
+        client,
       )
       const { chosen, misfit, full } = choose(found, room, now)
       for (const block of chosen) seen.push(block.seq)
@@ -189,10 +190,11 @@ export class PostgresBlocks {
     now: number,
   ): Promise<Set<string>> {
     if (blocks.length === 0) return new Set()
-    const { rows } = await client.query<{ seq: string }>(
+    const { rows } = await this.db.run<{ seq: string }>(
       `SELECT seq FROM ${this.db.s}.delivery_blocks WHERE seq = ANY($1::bigint[]) AND ready_at <= $2
        FOR UPDATE SKIP LOCKED`,
       [blocks.map((b) => b.seq), now],
+      client,
     )
     return new Set(rows.map((r) => r.seq))
   }
@@ -312,7 +314,7 @@ export class PostgresBlocks {
     ]
     const effect = outcomeSql(s, q, p, moved, outcome)
     if (effect) ctes.push(...effect)
-    const { rows } = await this.db.pool.query<{ ours: string[] | null }>(
+    const { rows } = await this.db.run<{ ours: string[] | null }>(
       `WITH ${ctes.join(',\n')}
        SELECT (SELECT array_agg(seq)::text[] FROM ours) AS ours,
               (SELECT pg_notify(${p.add(this.db.channel)}, ${q}) FROM unleased LIMIT 1) AS notified`,
@@ -334,11 +336,12 @@ export class PostgresBlocks {
     worker: string,
     now: number,
   ): Promise<HeldGroup> {
-    const { rows } = await client.query<LeasedRow>(
+    const { rows } = await this.db.run<LeasedRow>(
       `UPDATE ${this.db.s}.delivery_blocks SET lease_owner = $1, ready_at = $2
        WHERE lease_group = $3 AND queue = $4 AND ready_at <= $5
        RETURNING seq, plan, gone, meta, bodies`,
       [worker, until, head, queue, now],
+      client,
     )
     rows.sort((a, b) => Number(a.seq) - Number(b.seq))
     const group = new HeldGroup(Number(head))
@@ -359,11 +362,12 @@ export class PostgresBlocks {
   ): Promise<HeldGroup> {
     const { worker, now, leaseMs } = options
     const head = seqs.reduce((a, b) => (Number(b) < Number(a) ? b : a))
-    const { rows } = await client.query<LeasedRow>(
+    const { rows } = await this.db.run<LeasedRow>(
       `UPDATE ${this.db.s}.delivery_blocks SET lease_owner = $1, ready_at = $2, lease_group = $3
        WHERE seq = ANY($4::bigint[])
        RETURNING seq, plan, gone, meta, bodies`,
       [worker, now + leaseMs, head, seqs],
+      client,
     )
     rows.sort((a, b) => Number(a.seq) - Number(b.seq))
     const blocks = rows.map((row) => unpackBlock(row.meta, row.bodies))
@@ -372,10 +376,11 @@ export class PostgresBlocks {
       plans[i] === null ? [] : [{ seq: row.seq, plan: JSON.stringify(plans[i]) }],
     )
     if (planned.length > 0) {
-      await client.query(
+      await this.db.run(
         `UPDATE ${this.db.s}.delivery_blocks AS b SET plan = v.plan
          FROM unnest($1::bigint[], $2::text[]) AS v(seq, plan) WHERE b.seq = v.seq`,
         [planned.map((p) => p.seq), planned.map((p) => p.plan)],
+        client,
       )
     }
     const group = new HeldGroup(Number(head))
@@ -389,11 +394,12 @@ export class PostgresBlocks {
   /** Writes a group found settled when claimed (its holder recorded every outcome, then died), inside the caller's transaction. */
   private async finishSettled(client: pg.PoolClient, group: HeldGroup): Promise<void> {
     const { removed, unleased, heads } = finishing(new Set([group]))
-    await client.query(
+    await this.db.run(
       `WITH removed AS (DELETE FROM ${this.db.s}.delivery_blocks WHERE seq = ANY($1::bigint[]))
        UPDATE ${this.db.s}.delivery_blocks AS b SET lease_owner = NULL, ready_at = b.first_at, lease_group = v.head
        FROM unnest($2::bigint[], $3::bigint[]) AS v(seq, head) WHERE b.seq = v.seq`,
       [removed.map((b) => b.seq), unleased.map((b) => b.seq), heads],
+      client,
     )
   }
 }

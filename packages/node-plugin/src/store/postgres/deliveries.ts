@@ -59,7 +59,7 @@ export class PostgresDeliveries {
     const leased = (await this.lease(client, queue, { ...options, limit })).map(toStoredDelivery)
     const { deliveries, bindings } = bindClaimed(leased, options.batchSize ?? 1)
     if (bindings.length > 0) {
-      await client.query(
+      await this.db.run(
         `UPDATE ${this.db.s}.deliveries AS d SET request_id = b.request_id, request_pos = b.pos
          FROM unnest($2::text[], $3::text[], $4::int[]) AS b(id, request_id, pos)
          WHERE d.queue = $1 AND d.id = b.id`,
@@ -69,6 +69,7 @@ export class PostgresDeliveries {
           bindings.map((b) => b.requestId),
           bindings.map((b) => b.position),
         ],
+        client,
       )
     }
     return deliveries
@@ -91,7 +92,7 @@ export class PostgresDeliveries {
     queue: string,
     options: ClaimOptions,
   ): Promise<(DeliveryRow & { seq: string })[]> {
-    const { rows } = await client.query<DeliveryRow & { seq: string }>(
+    const { rows } = await this.db.run<DeliveryRow & { seq: string }>(
       `WITH due AS (
          SELECT id, request_id FROM ${this.db.s}.deliveries
          WHERE queue = $1 AND next_attempt_at <= $2
@@ -117,6 +118,7 @@ export class PostgresDeliveries {
        RETURNING d.queue, d.id, d.seq, d.body, d.message_id, d.enqueued_at, d.next_attempt_at,
                  d.attempts, d.last_reason, d.last_status, d.request_id, d.request_pos`,
       [queue, options.now, options.limit, options.worker, options.now + options.leaseMs],
+      client,
     )
     rows.sort(
       (a, b) =>
@@ -128,7 +130,7 @@ export class PostgresDeliveries {
   /** Removes delivered rows by id and counts the ones actually removed; returns their ids. */
   async complete(queue: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return []
-    const { rows } = await this.db.pool.query<{ id: string }>(
+    const { rows } = await this.db.run<{ id: string }>(
       `WITH ${this.lockIds()}, done AS (
          DELETE FROM ${this.db.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id RETURNING d.id
        ), counted AS (
@@ -154,7 +156,7 @@ export class PostgresDeliveries {
     update: RetryUpdate,
   ): Promise<string[]> {
     if (ids.length === 0) return []
-    const { rows } = await this.db.pool.query<{ id: string }>(
+    const { rows } = await this.db.run<{ id: string }>(
       `WITH ${this.lockIds()}, moved AS (
          UPDATE ${this.db.s}.deliveries AS d
          SET next_attempt_at = $3, attempts = $4, last_reason = $5, last_status = $6,
@@ -187,7 +189,7 @@ export class PostgresDeliveries {
   /** Moves rows by id to the dead-letter table with the reason; returns the ids it found. */
   async kill(queue: string, ids: readonly string[], update: KillUpdate): Promise<string[]> {
     if (ids.length === 0) return []
-    const { rows } = await this.db.pool.query<{ id: string }>(
+    const { rows } = await this.db.run<{ id: string }>(
       `WITH ${this.lockIds()}, moved AS (
          DELETE FROM ${this.db.s}.deliveries AS d USING locked WHERE d.queue = $1 AND d.id = locked.id
          RETURNING d.queue, d.id, d.body, d.message_id, d.enqueued_at, d.seq
@@ -209,7 +211,7 @@ export class PostgresDeliveries {
   /** Gives leases of rows back by id without counting an attempt, and notifies the queue; returns the ids it found. */
   async release(queue: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return []
-    const { rows } = await this.db.pool.query<{ id: string | null }>(
+    const { rows } = await this.db.run<{ id: string | null }>(
       `WITH ${this.lockIds()}, freed AS (
          UPDATE ${this.db.s}.deliveries AS d SET lease_owner = NULL, lease_expires_at = NULL
          FROM locked WHERE d.queue = $1 AND d.id = locked.id RETURNING d.id
@@ -223,7 +225,7 @@ export class PostgresDeliveries {
 
   /** Makes every waiting delivery (no live lease), in rows and blocks, due `now`, notifies the queue, and returns how many. */
   async wake(queue: string, now: number): Promise<number> {
-    const { rows } = await this.db.pool.query<{ n: string }>(
+    const { rows } = await this.db.run<{ n: string }>(
       `WITH waiting AS (
          SELECT id FROM ${this.db.s}.deliveries
          WHERE queue = $1 AND next_attempt_at > $2
@@ -251,7 +253,7 @@ export class PostgresDeliveries {
    * rows by due time, leased rows by expiry, blocks by when they are ready).
    */
   async nextDueAt(queue: string): Promise<number | null> {
-    const { rows } = await this.db.pool.query<{ at: string | null }>(
+    const { rows } = await this.db.run<{ at: string | null }>(
       `SELECT LEAST(
          (SELECT next_attempt_at FROM ${this.db.s}.deliveries
           WHERE queue = $1 AND lease_expires_at IS NULL ORDER BY next_attempt_at LIMIT 1),

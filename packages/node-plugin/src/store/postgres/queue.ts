@@ -173,11 +173,12 @@ export class PostgresQueue {
    */
   private async explodeHolding(queue: string, missing: readonly ById[]): Promise<boolean> {
     const exploded = await this.db.transaction(async (client) => {
-      const { rows } = await client.query<{ seq: string }>(
+      const { rows } = await this.db.run<{ seq: string }>(
         `SELECT DISTINCT b.seq FROM ${this.db.s}.delivery_blocks AS b
          JOIN unnest($2::text[]) AS i(id) ON strpos(b.meta, i.id) > 0
          WHERE b.queue = $1`,
         [queue, missing.map((r) => JSON.stringify(r.id))],
+        client,
       )
       const seqs = rows.map((r) => r.seq).filter((seq) => !this.blocks.held.has(Number(seq)))
       return seqs.length === 0 ? [] : explodeBlocks(client, this.db.s, seqs)
