@@ -45,7 +45,7 @@ export interface DeliveryWorkerConfig {
  * destination-wide backoff) and launches up to `concurrency` requests; each
  * request records its own outcome. Idle, it sleeps until the next delivery
  * is due, new events are enqueued ({@link DeliveryWorker.enqueued}), or
- * `pollIntervalMs` passes. Memory is bounded by `claimBatch`.
+ * `pollIntervalMs` passes. Memory is bounded by 1.25 × `claimBatch` (see `take`).
  *
  * @example
  * const worker = new DeliveryWorker(config)
@@ -65,6 +65,8 @@ export class DeliveryWorker {
   private readonly completions: Completions
   private readonly wakeup = new Wakeup()
   private running: Promise<void> | undefined
+  /** A claim started in the background while the buffer still had requests to send (see `take`). */
+  private claiming: Promise<void> | undefined
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
@@ -155,11 +157,31 @@ export class DeliveryWorker {
     return Math.min(this.config.pollIntervalMs, Math.max(5, next - this.config.now()))
   }
 
-  /** The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due. */
+  /**
+   * The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due.
+   * Below a quarter of `claimBatch` the next claim (of a whole `claimBatch`, so the buffer holds at
+   * most 1.25 times that) starts in the background while what is left is sent, so sending does not
+   * stop for a claim's round trips.
+   */
   private async take(probe: boolean): Promise<Unit | undefined> {
     const batchSize = this.config.settings.batchSize
+    if (
+      !probe &&
+      this.buffer.size >= batchSize &&
+      this.buffer.size < this.config.claimBatch / 4 &&
+      this.claiming === undefined
+    ) {
+      // A whole claimBatch, not what is missing: a claim smaller than a block of enqueued
+      // deliveries would split the block into rows (see QueueStore.claim).
+      this.claiming = this.refill(this.config.claimBatch)
+        .catch((error: unknown) => this.config.events.emit('error', asError(error)))
+        .finally(() => {
+          this.claiming = undefined
+        })
+    }
     if (this.buffer.size < batchSize) {
-      await this.refill()
+      await this.claiming
+      if (this.buffer.size < batchSize) await this.refill()
       if (probe && this.buffer.size === 0) {
         // Down destinations do not wait on each delivery's own clock: the probe takes the oldest waiting one.
         if ((await this.config.store.wake(this.config.queue, this.config.now())) > 0)
@@ -176,10 +198,10 @@ export class DeliveryWorker {
    * follows at once: a backlog whose window closed while the destination was
    * down ends at the next probe, not one claim per probe.
    */
-  private async refill(): Promise<void> {
+  private async refill(want?: number): Promise<void> {
     const { store, queue, now, leaseMs, workerId, schedule, settings } = this.config
     for (;;) {
-      const limit = this.config.claimBatch - this.buffer.size
+      const limit = want ?? this.config.claimBatch - this.buffer.size
       if (limit <= 0) return
       const requests = await store.claim(queue, {
         limit,
@@ -227,6 +249,7 @@ export class DeliveryWorker {
   }
 
   private async releaseBuffer(): Promise<void> {
+    await this.claiming // what a background claim brings is released too
     if (this.buffer.size === 0) return
     await this.config.store.release(this.config.queue, this.buffer.clear())
   }
