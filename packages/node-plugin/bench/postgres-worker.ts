@@ -6,11 +6,11 @@ import { built } from './built.js'
 
 const { webhookPlugin } = built
 
-const [storeJson, url, concurrencyText] = process.argv.slice(2)
+const [storeJson, url, concurrencyText, batchSizeText] = process.argv.slice(2)
 const store = JSON.parse(storeJson as string) as StoreOption
 
 const plugin = webhookPlugin(
-  { webhooks: [url as string] },
+  { webhooks: [url as string], batchSize: Number(batchSizeText ?? 1) },
   { store, concurrency: Number(concurrencyText ?? 10) },
 )
 plugin.on('error', (error) =>

@@ -1,4 +1,4 @@
-/** The PostgreSQL bench: drain rate with 1, 2 and 4 worker processes against SQLite in one, and enqueue throughput from 4 processes, with CPU use to name the bottleneck. */
+/** The PostgreSQL bench: drain rate with 1, 2 and 4 worker processes against SQLite in one (unbatched and batched), and enqueue throughput from 4 processes, with CPU use to name the bottleneck. */
 
 import { type ChildProcessByStdio, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -8,15 +8,19 @@ import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { encodeEvent } from '@analytics-webhooks/core'
 import pg from 'pg'
+import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import { SqliteQueueStore } from '../src/store/sqlite/store.js'
 import type { NewDelivery, QueueStore } from '../src/store/types.js'
 import { dropSchemas, uniqueSchemaName } from '../test/postgres-database.js'
 import { sampleEvent, size, startReceiver } from './harness.js'
 
 const DRAIN_EVENTS = size('BENCH_PG_DRAIN_EVENTS', 20_000)
+/** Batched drains are five times faster: more events, so the CPU readings (10 ms ticks) mean something. */
+const BATCHED_EVENTS = size('BENCH_PG_BATCHED_EVENTS', 100_000)
 const ENQUEUE_EVENTS = size('BENCH_PG_ENQUEUE_EVENTS', 25_000)
 const ENQUEUE_GROUP = size('BENCH_PG_ENQUEUE_GROUP', 100)
 const CONCURRENCY = size('BENCH_CONCURRENCY', 10)
+const BATCH_SIZE = size('BENCH_PG_BATCH_SIZE', 100)
 const WORKER = join(import.meta.dirname, 'postgres-worker.ts')
 const ENQUEUER = join(import.meta.dirname, 'postgres-enqueue.ts')
 
@@ -26,7 +30,10 @@ type Child = ChildProcessByStdio<Writable, Readable, null> & {
 }
 
 function start(file: string, args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+  // BENCH_PROFILE_DIR=/tmp/prof writes a CPU profile of every worker and enqueuer process there.
+  const profile = process.env.BENCH_PROFILE_DIR
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', file, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   }) as Child
   child.lines = []
@@ -110,6 +117,7 @@ async function fill(store: QueueStore, items: readonly NewDelivery[]): Promise<v
 interface DrainRun {
   readonly label: string
   readonly processes: number
+  readonly events: number
   readonly seconds: number
   readonly rate: number
   readonly machineBusy: number
@@ -119,18 +127,36 @@ interface DrainRun {
   readonly busyCpuS: number
 }
 
+/** Resolves when `child` has exited, or after 10 s. */
+function exited(child: Child): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
 /** Starts `processes` workers on `store` (already filled), says go, and times until the receiver has every event. */
-async function drain(label: string, store: object, processes: number): Promise<DrainRun> {
+async function drain(
+  label: string,
+  store: object,
+  processes: number,
+  batchSize = 1,
+  events = DRAIN_EVENTS,
+): Promise<DrainRun> {
   const receiver = await startReceiver()
   const workers = Array.from({ length: processes }, () =>
-    start(WORKER, [JSON.stringify(store), receiver.url, String(CONCURRENCY)]),
+    start(WORKER, [JSON.stringify(store), receiver.url, String(CONCURRENCY), String(batchSize)]),
   )
   try {
     await Promise.all(workers.map((w) => w.next('ready')))
     const before = cpuSnapshot()
     const t0 = performance.now()
     for (const w of workers) w.stdin.write('go\n')
-    await receiver.waitFor(DRAIN_EVENTS, 180_000)
+    await receiver.waitFor(events, 180_000)
     const seconds = (performance.now() - t0) / 1000
     const after = cpuSnapshot()
     for (const w of workers) w.kill('SIGTERM')
@@ -140,18 +166,21 @@ async function drain(label: string, store: object, processes: number): Promise<D
       label,
       processes,
       seconds,
-      rate: DRAIN_EVENTS / seconds,
+      events,
+      rate: events / seconds,
       machineBusy: (after.busyMs - before.busyMs) / (after.totalMs - before.totalMs),
       workerCpuS,
       postgresCpuS: postgresCpuSince(before, after) / 1000,
       busyCpuS: (after.busyMs - before.busyMs) / 1000,
     }
     console.log(
-      `${label}: ${DRAIN_EVENTS} events in ${seconds.toFixed(2)} s = ${Math.round(run.rate)}/s ` +
+      `${label}: ${events} events in ${seconds.toFixed(2)} s = ${Math.round(run.rate)}/s ` +
         `(machine CPU busy ${(run.machineBusy * 100).toFixed(0)}%, workers ${workerCpuS.toFixed(1)} s, PostgreSQL ${run.postgresCpuS.toFixed(1)} s)`,
     )
     return run
   } finally {
+    // A worker writes its profile as it exits: give it the time (BENCH_PROFILE_DIR).
+    if (process.env.BENCH_PROFILE_DIR) await Promise.all(workers.map(exited))
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL')
     receiver.stop()
   }
@@ -219,7 +248,6 @@ export async function runPostgresBench(): Promise<string[][] | null> {
     const runs: DrainRun[] = []
     for (const processes of [1, 2, 4]) {
       const schema = fresh()
-      const { PostgresQueueStore } = await import('../src/store/postgres/store.js')
       await fill(new PostgresQueueStore({ connectionString: url, schema }), items)
       await analyze(url, schema)
       runs.push(
@@ -234,12 +262,40 @@ export async function runPostgresBench(): Promise<string[][] | null> {
     await fill(new SqliteQueueStore({ path }), items)
     runs.push(await drain('SQLite, 1 process', { sqlite: { path } }, 1))
 
+    // The same drain with batchSize 100: one request per 100 events.
+    const batched: DrainRun[] = []
+    const batchedSchema = fresh()
+    const many = backlog(BATCHED_EVENTS)
+    await fill(new PostgresQueueStore({ connectionString: url, schema: batchedSchema }), many)
+    await analyze(url, batchedSchema)
+    batched.push(
+      await drain(
+        `PostgreSQL, 1 worker process, batchSize ${BATCH_SIZE}`,
+        { postgres: { connectionString: url, schema: batchedSchema } },
+        1,
+        BATCH_SIZE,
+        BATCHED_EVENTS,
+      ),
+    )
+    const batchedPath = join(dir, 'batched.sqlite')
+    await fill(new SqliteQueueStore({ path: batchedPath }), many)
+    batched.push(
+      await drain(
+        `SQLite, 1 process, batchSize ${BATCH_SIZE}`,
+        { sqlite: { path: batchedPath } },
+        1,
+        BATCH_SIZE,
+        BATCHED_EVENTS,
+      ),
+    )
+
     const [enqueue1, enqueue4] = [
       await enqueueFrom(url, fresh(), 1),
       await enqueueFrom(url, fresh(), 4),
     ] as const
 
     const [one, two, four, sqlite] = runs as [DrainRun, DrainRun, DrainRun, DrainRun]
+    const [pgBatched, sqliteBatched] = batched as [DrainRun, DrainRun]
     const rows = [
       [
         'run',
@@ -255,8 +311,19 @@ export async function runPostgresBench(): Promise<string[][] | null> {
         fmt(r.rate),
         `${(r.rate / one.rate).toFixed(2)}x`,
         `${(r.machineBusy * 100).toFixed(0)}%`,
-        perEvent(r.workerCpuS),
-        perEvent(r.postgresCpuS),
+        perEvent(r.workerCpuS, r.events),
+        perEvent(r.postgresCpuS, r.events),
+        [r.workerCpuS, r.postgresCpuS, r.busyCpuS - r.workerCpuS - r.postgresCpuS]
+          .map((cpuS) => (Math.max(0, cpuS) / r.seconds).toFixed(2))
+          .join(' / '),
+      ]),
+      ...batched.map((r) => [
+        r.label,
+        fmt(r.rate),
+        `${(r.rate / pgBatched.rate).toFixed(2)}x`,
+        `${(r.machineBusy * 100).toFixed(0)}%`,
+        perEvent(r.workerCpuS, r.events),
+        perEvent(r.postgresCpuS, r.events, 1),
         [r.workerCpuS, r.postgresCpuS, r.busyCpuS - r.workerCpuS - r.postgresCpuS]
           .map((cpuS) => (Math.max(0, cpuS) / r.seconds).toFixed(2))
           .join(' / '),
@@ -272,14 +339,20 @@ export async function runPostgresBench(): Promise<string[][] | null> {
       ]),
     ]
     console.log(
-      `\nDrain of ${fmt(DRAIN_EVENTS)} events, concurrency ${CONCURRENCY} per process, ${cpus().length} CPU cores; ` +
-        `ratios against 1 PostgreSQL worker; "rest" is the receiver, this bench and whatever else runs on the machine:\n`,
+      `\nDrain of ${fmt(DRAIN_EVENTS)} events (batched runs: ${fmt(BATCHED_EVENTS)}), concurrency ${CONCURRENCY} per process, ${cpus().length} CPU cores; ` +
+        `ratios against 1 PostgreSQL worker (batched runs: against the batched PostgreSQL run); "rest" is the receiver, this bench and whatever else runs on the machine:\n`,
     )
     console.log(markdown(rows))
-    const cpuPerEvent = (r: DrainRun) => ((r.workerCpuS + r.postgresCpuS) * 1e6) / DRAIN_EVENTS
+    const cpuPerEvent = (r: DrainRun) => ((r.workerCpuS + r.postgresCpuS) * 1e6) / r.events
     console.log(
       `\n4 workers / 1 worker: ${(four.rate / one.rate).toFixed(2)}x (goal >= 2.5); 2 / 1: ${(two.rate / one.rate).toFixed(2)}x; ` +
         `SQLite in one process / PostgreSQL 1 worker: ${(sqlite.rate / one.rate).toFixed(2)}x`,
+    )
+    console.log(
+      `PostgreSQL CPU per delivered event: ${perEvent(one.postgresCpuS, one.events, 1)} µs unbatched (goal <= 10), ` +
+        `${perEvent(pgBatched.postgresCpuS, pgBatched.events, 1)} µs at batchSize ${BATCH_SIZE} (goal <= 3); ` +
+        `1 PostgreSQL worker / SQLite: ${(one.rate / sqlite.rate).toFixed(2)} unbatched (goal >= 0.8), ` +
+        `${(pgBatched.rate / sqliteBatched.rate).toFixed(2)} batched`,
     )
     console.log(
       `CPU per delivered event (workers + PostgreSQL): 1 worker ${cpuPerEvent(one).toFixed(0)} µs, 4 workers ${cpuPerEvent(four).toFixed(0)} µs; ` +
@@ -297,14 +370,15 @@ async function analyze(url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    await client.query(`ANALYZE "${schema}".deliveries`)
+    await client.query(`ANALYZE "${schema}".deliveries, "${schema}".delivery_blocks`)
   } finally {
     await client.end()
   }
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
-const perEvent = (cpuS: number) => Math.max(0, Math.round((cpuS * 1e6) / DRAIN_EVENTS)).toString()
+const perEvent = (cpuS: number, events: number, digits = 0) =>
+  Math.max(0, (cpuS * 1e6) / events).toFixed(digits)
 
 function markdown(rows: string[][]): string {
   const [head, ...body] = rows as [string[], ...string[][]]
