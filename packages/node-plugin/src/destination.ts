@@ -133,7 +133,8 @@ export class WebhookDestination {
   /** Resolves when everything queued is delivered or dead, or at the timeout with what is left. */
   async drain({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {
     const { queue } = this
-    const deadline = Date.now() + timeoutMs
+    // A monotonic clock: a wall-clock step (NTP) must not end the wait early or stretch it.
+    const deadline = performance.now() + timeoutMs
     await this.commits.flush()
     const store = await this.storeReady()
     const running = await this.startWorker()
@@ -143,12 +144,12 @@ export class WebhookDestination {
         await running.flushCompletions()
         if ((await store.nextDueAt(queue)) === null) return { drained: true, remaining: 0 }
       }
-      if (Date.now() >= deadline) {
+      if (performance.now() >= deadline) {
         const stats = await store.stats(queue)
         return { drained: false, remaining: stats.queued + stats.inFlight }
       }
       // Woken as soon as the worker runs out of work, at the latest after 20 ms (it may be waiting on retries).
-      await running.idle(Math.min(20, Math.max(1, deadline - Date.now())))
+      await running.idle(Math.min(20, Math.max(1, deadline - performance.now())))
     }
   }
 

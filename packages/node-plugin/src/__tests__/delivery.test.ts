@@ -11,7 +11,7 @@ import { SettingsError } from '@analytics-webhooks/core'
 import type { Analytics } from '@segment/analytics-node'
 import express from 'express'
 import { Webhook } from 'standardwebhooks'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { DeadEvent, RetryEvent } from '../events.js'
 import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
 import type { QueueStore } from '../store/types.js'
@@ -285,6 +285,28 @@ describe.each(storeFactories)('delivery with the $name store', (factory) => {
       // The whole exchange gets 5 s (a shared deadline may add up to 50 ms), then a 10-20 ms backoff.
       expect(gap).toBeGreaterThanOrEqual(4_990)
       expect(gap).toBeLessThan(6_500)
+    })
+
+    it('drain times out on a monotonic clock: a wall-clock step forward does not end it early', async () => {
+      const r = await receiver((_req, i) => (i === 0 ? { status: 503 } : { status: 200 }))
+      const { analytics, plugin } = await pipeline(
+        { webhooks: [r.url] },
+        { retry: { baseDelayMs: 300, maxDelayMs: 300 } },
+      )
+      analytics.track({ userId: 'u1', event: 'E' })
+      await analytics.closeAndFlush()
+      await r.waitFor(1)
+      const draining = plugin.drain({ timeoutMs: 5_000 })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      // The wall clock jumps a minute ahead (an NTP step) while drain waits for the retry.
+      const wall = Date.now.bind(Date)
+      const step = vi.spyOn(Date, 'now').mockImplementation(() => wall() + 60_000)
+      try {
+        expect(await draining).toEqual({ drained: true, remaining: 0 })
+      } finally {
+        step.mockRestore()
+      }
+      expect(r.requests).toHaveLength(2)
     })
 
     it('the timeout defaults to 5 s', () => {
