@@ -3,10 +3,11 @@
 import { oldestDueFirst, requestsOfRows } from '../bind.js'
 import { BlockClaim } from '../blocks/block.js'
 import type { ClaimedRequest, ClaimOptions, KillUpdate, RetryUpdate } from '../types.js'
-import { type HeldItem, type Outcome, PostgresBlocks } from './blocks.js'
+import { PostgresBlocks } from './blocks.js'
 import type { PostgresConnection } from './connection.js'
 import { PostgresDeliveries } from './deliveries.js'
 import { explodeBlocks } from './explode.js'
+import type { HeldItem, Outcome } from './outcomes.js'
 
 /** A delivery to act on by id among the rows, with its place in its request. */
 interface ById {
