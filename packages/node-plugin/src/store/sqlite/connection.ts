@@ -55,8 +55,14 @@ export class SqliteConnection {
     return statement
   }
 
-  /** Runs `work` in one transaction and returns what it returns. */
+  /**
+   * Runs `work` in one write transaction and returns what it returns. It
+   * begins `IMMEDIATE`, taking the write lock first: a deferred transaction
+   * that reads and then writes while another process committed in between
+   * gets `SQLITE_BUSY` at once instead of waiting out the busy timeout, so
+   * processes sharing the file would see locking errors.
+   */
   transaction<T>(work: () => T): T {
-    return this.database.transaction(work)()
+    return this.database.transaction(work).immediate()
   }
 }
