@@ -2,6 +2,7 @@
 
 import { SettingsError } from './errors.js'
 import { decodeStandardSecret } from './secret.js'
+import { closestName } from './suggest.js'
 
 /** Which signature headers are sent. */
 export type SignatureScheme = 'classic' | 'standard' | 'both'
@@ -59,19 +60,34 @@ export const LIMITS = Object.freeze({
   maxRetryWindowMs: 72 * 60 * 60 * 1000,
 })
 
-/** Headers the destination sets itself, which a user may not override (lower case). */
-export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
-  'content-type',
-  'content-length',
-  'user-agent',
-  'host',
-  'connection',
-  'transfer-encoding',
-  'x-signature',
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-])
+/**
+ * Why each reserved header (lower case) is refused: the rule its error
+ * states. The destination sets its own; undici sets `Host` and
+ * `Content-Length` from the URL and the body. Hop-by-hop headers describe
+ * one connection, not the message (RFC 2616 section 13.5.1's list, and RFC
+ * 9110 section 7.6.1's `Proxy-Connection`): undici throws on
+ * `Transfer-Encoding`, `Keep-Alive` and `Upgrade`, and on `Expect`
+ * (lib/core/request.js), so every delivery would fail; it reads `Connection:
+ * close` as "do not reuse the socket".
+ */
+const RESERVED_RULES = new Map<string, string>()
+for (const [rule, names] of [
+  [
+    'is set by the destination',
+    'content-type user-agent x-signature webhook-id webhook-timestamp webhook-signature',
+  ],
+  ['is set by the HTTP client from the URL and the body', 'host content-length'],
+  [
+    'is a hop-by-hop header the client may not set',
+    'connection keep-alive proxy-authenticate proxy-authorization proxy-connection te trailer transfer-encoding upgrade',
+  ],
+  ['is refused by the HTTP client (undici does not support Expect: 100-continue)', 'expect'],
+] as const) {
+  for (const name of names.split(' ')) RESERVED_RULES.set(name, rule)
+}
+
+/** Headers a user may not set (lower case): the destination or the HTTP client sets them, or no client may send them. */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set(RESERVED_RULES.keys())
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'webhooks',
@@ -109,10 +125,11 @@ export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
   }
   for (const key of Object.keys(input)) {
     if (!KNOWN_FIELDS.has(key)) {
+      const near = closestName(key, KNOWN_FIELDS)
       throw new SettingsError(
         key,
         'unknown_field',
-        `is not a setting (known: ${[...KNOWN_FIELDS].join(', ')})`,
+        `is not a setting${near ? `, did you mean ${near}?` : ''} (known: ${[...KNOWN_FIELDS].join(', ')})`,
       )
     }
   }
@@ -216,9 +233,8 @@ function parseHeaders(value: unknown): Readonly<Record<string, string>> {
       )
     }
     const lower = name.toLowerCase()
-    if (RESERVED_HEADERS.has(lower)) {
-      throw new SettingsError(field, 'reserved_header', 'is set by the destination')
-    }
+    const reserved = RESERVED_RULES.get(lower)
+    if (reserved) throw new SettingsError(field, 'reserved_header', reserved)
     if (seen.has(lower))
       throw new SettingsError(field, 'duplicate', 'repeats a header (case-insensitive)')
     seen.add(lower)

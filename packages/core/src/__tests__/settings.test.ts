@@ -224,6 +224,71 @@ describe('settings: header names are tokens, values have no CR/LF/NUL, reserved 
     )
   })
 
+  it.each([
+    [
+      'is set by the destination',
+      [
+        'Content-Type',
+        'User-Agent',
+        'X-Signature',
+        'webhook-id',
+        'webhook-timestamp',
+        'webhook-signature',
+      ],
+    ],
+    ['is set by the HTTP client from the URL and the body', ['Host', 'Content-Length']],
+    [
+      'is a hop-by-hop header the client may not set',
+      [
+        'Connection',
+        'Keep-Alive',
+        'Proxy-Authenticate',
+        'Proxy-Authorization',
+        'Proxy-Connection',
+        'TE',
+        'Trailer',
+        'Transfer-Encoding',
+        'Upgrade',
+      ],
+    ],
+    ['is refused by the HTTP client (undici does not support Expect: 100-continue)', ['Expect']],
+  ] as const)('refuses, saying it %s: %j', (rule, names) => {
+    for (const header of names) {
+      expect(RESERVED_HEADERS.has(header.toLowerCase())).toBe(true)
+      for (const name of [header, header.toLowerCase(), header.toUpperCase()]) {
+        const error = expectRejected(
+          { webhooks: [URL_A], headers: { [name]: 'x' } },
+          `headers.${name}`,
+          'reserved_header',
+        )
+        expect(error.message).toBe(`Invalid webhook settings: headers.${name}: ${rule}`)
+      }
+    }
+  })
+
+  it('reserves exactly the headers above: 18 names', () => {
+    expect([...RESERVED_HEADERS].sort()).toEqual([
+      'connection',
+      'content-length',
+      'content-type',
+      'expect',
+      'host',
+      'keep-alive',
+      'proxy-authenticate',
+      'proxy-authorization',
+      'proxy-connection',
+      'te',
+      'trailer',
+      'transfer-encoding',
+      'upgrade',
+      'user-agent',
+      'webhook-id',
+      'webhook-signature',
+      'webhook-timestamp',
+      'x-signature',
+    ])
+  })
+
   it('refuses the same header name twice in different letter cases', () => {
     expectRejected(
       { webhooks: [URL_A], headers: { 'X-Team': 'a', 'x-team': 'b' } },
@@ -383,6 +448,33 @@ describe('settings: unknown fields are refused', () => {
       expect(error.message).toContain('webhooks')
     }
   })
+
+  const known =
+    'known: webhooks, headers, sharedSecret, signature, batchSize, method, timeoutMs, retryWindowMs'
+
+  it.each([
+    ['sharedSecrets', 'sharedSecret'],
+    ['shared_secret', 'sharedSecret'],
+    ['webhook', 'webhooks'],
+    ['Headers', 'headers'],
+    ['hedaers', 'headers'],
+    ['timeout', 'timeoutMs'],
+    ['batchsize', 'batchSize'],
+    ['retryWindow', 'retryWindowMs'],
+  ])('%s: suggests %s, the nearest known name', (field, near) => {
+    const error = expectRejected({ webhooks: [URL_A], [field]: 1 }, field, 'unknown_field')
+    expect(error.message).toBe(
+      `Invalid webhook settings: ${field}: is not a setting, did you mean ${near}? (${known})`,
+    )
+  })
+
+  it.each(['secret', 'url', 'retries', '__proto__x'])(
+    '%s: suggests nothing, as no known name is close',
+    (field) => {
+      const error = expectRejected({ webhooks: [URL_A], [field]: 1 }, field, 'unknown_field')
+      expect(error.message).toBe(`Invalid webhook settings: ${field}: is not a setting (${known})`)
+    },
+  )
 })
 
 describe('settings: random input parses or throws SettingsError, never anything else (property)', () => {
