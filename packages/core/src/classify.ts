@@ -23,6 +23,7 @@ export type PermanentReason =
   | 'http_unexpected'
   | 'tls'
   | 'invalid_payload'
+  | 'invalid_request'
 
 /** Every reason a delivery records: an attempt's reason, `delivered`, or `expired` when the retry window closed. */
 export type ReasonCode = 'delivered' | TemporaryReason | PermanentReason | 'expired'
@@ -38,6 +39,13 @@ export interface AttemptResult {
   readonly status?: number
   /** How long the server asked us to wait (`Retry-After`), in ms. */
   readonly retryAfterMs?: number
+  /**
+   * What failed, where the reason alone does not say: which TLS check
+   * (`self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`), or why the
+   * client refused to build the request (`invalid keep-alive header`). Short,
+   * and never a secret or a URL.
+   */
+  readonly detail?: string
 }
 
 const RETRYABLE_4XX: Readonly<Record<number, TemporaryReason>> = {
@@ -118,6 +126,7 @@ const TLS_CODES = new Set([
   'INVALID_PURPOSE',
   'PATH_LENGTH_EXCEEDED',
   'HOSTNAME_MISMATCH',
+  'IP_ADDRESS_MISMATCH',
   'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
   'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
   'ERROR_IN_CERT_NOT_BEFORE_FIELD',
@@ -125,22 +134,40 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ])
 
+// Raised by undici while building a request, before anything is sent: the
+// same settings build the same request every time, so no retry can fix it.
+const INVALID_REQUEST_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED'])
+/** How much of an error message an `invalid_request` detail keeps. */
+const MAX_MESSAGE_LENGTH = 200
+
 /**
  * Classifies an error thrown instead of a response (undici, `node:http` or
  * `fetch`), by the `code` and `name` on the error and its causes. TLS
- * verification failures are permanent (`tls`); timeouts, refused and reset
- * connections, DNS failures and other network errors are temporary.
+ * verification failures are permanent (`tls`, with a `detail` naming the
+ * failed check); a request undici refuses to build (an invalid header, say)
+ * is permanent (`invalid_request`, with undici's message as `detail`);
+ * timeouts, refused and reset connections, DNS failures and other network
+ * errors are temporary.
  *
  * @example
  * classifyError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })) // { verdict: 'retry', reason: 'connection_refused' }
+ * classifyError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }))
+ * // { verdict: 'permanent', reason: 'tls', detail: 'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)' }
  */
 export function classifyError(error: unknown): AttemptResult {
   try {
-    for (const { code, name } of errorChain(error)) {
+    for (const { code, name, error: link } of errorChain(error)) {
       if (code !== undefined) {
         if (TIMEOUT_CODES.has(code)) return { verdict: 'retry', reason: 'timeout' }
         if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))
-          return { verdict: 'permanent', reason: 'tls' }
+          return { verdict: 'permanent', reason: 'tls', detail: describeTlsFailure(code) }
+        if (INVALID_REQUEST_CODES.has(code)) {
+          return {
+            verdict: 'permanent',
+            reason: 'invalid_request',
+            detail: describeInvalidRequest(code, link),
+          }
+        }
         if (REFUSED_CODES.has(code)) return { verdict: 'retry', reason: 'connection_refused' }
         if (RESET_CODES.has(code)) return { verdict: 'retry', reason: 'connection_reset' }
         if (DNS_CODES.has(code)) return { verdict: 'retry', reason: 'dns' }
@@ -152,6 +179,61 @@ export function classifyError(error: unknown): AttemptResult {
     // Reading the error threw (a getter, a revoked Proxy): classify what we know, never throw.
   }
   return { verdict: 'retry', reason: 'network' }
+}
+
+/**
+ * Names a TLS failure by its OpenSSL or Node code, so that a dead letter says
+ * which check failed: `self-signed certificate`, `unknown CA`, `host name
+ * mismatch`, `expired certificate`, `certificate not yet valid`, or `TLS
+ * failure`, each followed by the code. Only the code is read, never the
+ * message (Node's names the host and the certificate's names).
+ */
+function describeTlsFailure(code: string): string {
+  let failure: string
+  switch (code) {
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+      failure = 'self-signed certificate'
+      break
+    // The chain ends at a CA this client does not trust: sent by the server (SELF_SIGNED_CERT_IN_CHAIN) or not.
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_UNTRUSTED':
+      failure = 'unknown CA'
+      break
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'HOSTNAME_MISMATCH':
+    case 'IP_ADDRESS_MISMATCH':
+      failure = 'host name mismatch'
+      break
+    case 'CERT_HAS_EXPIRED':
+      failure = 'expired certificate'
+      break
+    case 'CERT_NOT_YET_VALID':
+      failure = 'certificate not yet valid'
+      break
+    default:
+      failure = 'TLS failure'
+  }
+  return `${failure} (${code})`
+}
+
+/**
+ * undici's message for a request it refused to build (`invalid keep-alive
+ * header`, `expect header not supported`): it names a header, never its
+ * value. Cut short, and any credentials in a URL removed, all the same.
+ */
+function describeInvalidRequest(code: string, error: object): string {
+  let message: unknown
+  try {
+    message = (error as { message?: unknown }).message
+  } catch {
+    // A getter or a revoked Proxy threw: the code is all there is to say.
+  }
+  if (typeof message !== 'string' || message.trim() === '') return code
+  const text = message.replace(/\/\/[^/\s@]*@/g, '//')
+  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH)}…` : text
 }
 
 /**
@@ -179,11 +261,11 @@ export function classifyFetchError(error: unknown): AttemptResult {
   }
 }
 
-/** The `code` and `name` of an error, its `cause` chain and an AggregateError's members. */
+/** The `code` and `name` of an error (and the error), its `cause` chain and an AggregateError's members. */
 function* errorChain(
   error: unknown,
   depth = 0,
-): Generator<{ code: string | undefined; name: string | undefined }> {
+): Generator<{ code: string | undefined; name: string | undefined; error: object }> {
   if (depth > 5 || error === null || typeof error !== 'object') return
   const { code, name, cause, errors } = error as {
     code?: unknown
@@ -194,6 +276,7 @@ function* errorChain(
   yield {
     code: typeof code === 'string' ? code : undefined,
     name: typeof name === 'string' ? name : undefined,
+    error,
   }
   if (cause !== undefined) yield* errorChain(cause, depth + 1)
   if (Array.isArray(errors)) for (const member of errors) yield* errorChain(member, depth + 1)

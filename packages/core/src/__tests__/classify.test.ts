@@ -195,30 +195,64 @@ describe('classification: error codes on the error or in its cause chain', () =>
     [
       'fetch failed, cause DEPTH_ZERO_SELF_SIGNED_CERT',
       fetchFailed(systemError('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate')),
-      { verdict: 'permanent', reason: 'tls' },
+      {
+        verdict: 'permanent',
+        reason: 'tls',
+        detail: 'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+      },
     ],
     [
       'TLS code nested two causes deep',
       new Error('send failed', {
         cause: fetchFailed(systemError('UNABLE_TO_GET_ISSUER_CERT_LOCALLY')),
       }),
-      { verdict: 'permanent', reason: 'tls' },
+      {
+        verdict: 'permanent',
+        reason: 'tls',
+        detail: 'unknown CA (UNABLE_TO_GET_ISSUER_CERT_LOCALLY)',
+      },
     ],
     [
       'SELF_SIGNED_CERT_IN_CHAIN',
       systemError('SELF_SIGNED_CERT_IN_CHAIN'),
-      { verdict: 'permanent', reason: 'tls' },
+      { verdict: 'permanent', reason: 'tls', detail: 'unknown CA (SELF_SIGNED_CERT_IN_CHAIN)' },
     ],
-    ['CERT_HAS_EXPIRED', systemError('CERT_HAS_EXPIRED'), { verdict: 'permanent', reason: 'tls' }],
+    [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      systemError('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+      {
+        verdict: 'permanent',
+        reason: 'tls',
+        detail: 'unknown CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+      },
+    ],
+    [
+      'CERT_HAS_EXPIRED',
+      systemError('CERT_HAS_EXPIRED'),
+      { verdict: 'permanent', reason: 'tls', detail: 'expired certificate (CERT_HAS_EXPIRED)' },
+    ],
+    [
+      'CERT_NOT_YET_VALID',
+      systemError('CERT_NOT_YET_VALID'),
+      {
+        verdict: 'permanent',
+        reason: 'tls',
+        detail: 'certificate not yet valid (CERT_NOT_YET_VALID)',
+      },
+    ],
     [
       'ERR_TLS_CERT_ALTNAME_INVALID',
       systemError('ERR_TLS_CERT_ALTNAME_INVALID'),
-      { verdict: 'permanent', reason: 'tls' },
+      {
+        verdict: 'permanent',
+        reason: 'tls',
+        detail: 'host name mismatch (ERR_TLS_CERT_ALTNAME_INVALID)',
+      },
     ],
     [
       'ERR_SSL_WRONG_VERSION_NUMBER',
       systemError('ERR_SSL_WRONG_VERSION_NUMBER'),
-      { verdict: 'permanent', reason: 'tls' },
+      { verdict: 'permanent', reason: 'tls', detail: 'TLS failure (ERR_SSL_WRONG_VERSION_NUMBER)' },
     ],
     [
       'ERR_TLS_HANDSHAKE_TIMEOUT is a timeout, not a trust failure',
@@ -245,6 +279,21 @@ describe('classification: error codes on the error or in its cause chain', () =>
       new AggregateError([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')], 'refused'),
       { verdict: 'retry', reason: 'connection_refused' },
     ],
+    [
+      'undici InvalidArgumentError (a request it will not build)',
+      new undiciErrors.InvalidArgumentError('invalid keep-alive header'),
+      { verdict: 'permanent', reason: 'invalid_request', detail: 'invalid keep-alive header' },
+    ],
+    [
+      'undici NotSupportedError (an Expect header)',
+      new undiciErrors.NotSupportedError('expect header not supported'),
+      { verdict: 'permanent', reason: 'invalid_request', detail: 'expect header not supported' },
+    ],
+    [
+      'fetch failed, cause UND_ERR_INVALID_ARG',
+      fetchFailed(new undiciErrors.InvalidArgumentError('invalid header key')),
+      { verdict: 'permanent', reason: 'invalid_request', detail: 'invalid header key' },
+    ],
     ['an unknown error', new Error('boom'), { verdict: 'retry', reason: 'network' }],
     ['a thrown string', 'boom', { verdict: 'retry', reason: 'network' }],
     ['null', null, { verdict: 'retry', reason: 'network' }],
@@ -255,6 +304,18 @@ describe('classification: error codes on the error or in its cause chain', () =>
       expect(classifyError(error)).toEqual(expected)
     })
   }
+
+  it("an invalid_request detail drops a URL's credentials and is cut short", () => {
+    const withCredentials = new undiciErrors.InvalidArgumentError(
+      'Cannot redirect to https://user:s3cret@hooks.example.com/x',
+    )
+    expect(classifyError(withCredentials).detail).toBe(
+      'Cannot redirect to https://hooks.example.com/x',
+    )
+    const long = new undiciErrors.InvalidArgumentError('x'.repeat(1000))
+    expect(classifyError(long).detail).toBe(`${'x'.repeat(200)}…`)
+    expect(classifyError({ code: 'UND_ERR_INVALID_ARG' }).detail).toBe('UND_ERR_INVALID_ARG')
+  })
 
   it('stops at a cause chain that loops', () => {
     const a: { code?: string; cause?: unknown } = { code: 'EWHATEVER' }
@@ -416,9 +477,44 @@ describe('classification: real failures from fetch and undici on 127.0.0.1', () 
     const viaFetch = await failureOf(() => fetch(url, { method: 'POST', body: '{"secret":1}' }))
     const viaUndici = await failureOf(() => request(url, { method: 'POST', body: '{}' }))
     expect((viaFetch as Error).cause).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })
-    expect(classifyError(viaFetch)).toEqual({ verdict: 'permanent', reason: 'tls' })
-    expect(classifyError(viaUndici)).toEqual({ verdict: 'permanent', reason: 'tls' })
+    const selfSigned = {
+      verdict: 'permanent',
+      reason: 'tls',
+      detail: 'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    }
+    expect(classifyError(viaFetch)).toEqual(selfSigned)
+    expect(classifyError(viaUndici)).toEqual(selfSigned)
     expect(tlsRequests).toBe(0)
+  })
+
+  it('a request undici will not build is a permanent invalid_request, and nothing reaches the host', async () => {
+    let requests = 0
+    const server = http.createServer((_req, res) => {
+      requests++
+      res.end()
+    })
+    const url = `http://127.0.0.1:${await listen(server)}/`
+    const refusals = [
+      { 'Keep-Alive': 'timeout=5' },
+      { Upgrade: 'websocket' },
+      { Expect: '100-continue' },
+      { 'X-Token': 'line\r\nbreak' },
+    ]
+    const details: unknown[] = []
+    for (const headers of refusals) {
+      const failure = await failureOf(() => request(url, { method: 'POST', body: '{}', headers }))
+      const result = classifyError(failure)
+      expect(result).toMatchObject({ verdict: 'permanent', reason: 'invalid_request' })
+      details.push(result.detail)
+    }
+    expect(details).toEqual([
+      'invalid keep-alive header',
+      'invalid upgrade header',
+      'expect header not supported',
+      'invalid X-Token header',
+    ])
+    await close(server)
+    expect(requests).toBe(0)
   })
 
   it('a trusted certificate for another name is a permanent tls failure', async () => {
@@ -426,7 +522,11 @@ describe('classification: real failures from fetch and undici on 127.0.0.1', () 
     const wrongName = await failureOf(() =>
       request(`https://127.0.0.1:${ports.tls}/`, { method: 'POST', body: '{}', dispatcher }),
     )
-    expect(classifyError(wrongName)).toEqual({ verdict: 'permanent', reason: 'tls' })
+    expect(classifyError(wrongName)).toEqual({
+      verdict: 'permanent',
+      reason: 'tls',
+      detail: 'host name mismatch (ERR_TLS_CERT_ALTNAME_INVALID)',
+    })
     // The same server, trusted and asked by its name, answers: the failures above are about trust.
     const ok = await request(`https://localhost:${ports.tls}/`, { dispatcher })
     await ok.body.text()
@@ -485,7 +585,7 @@ describe('classification: every status maps to exactly one verdict consistent wi
     )
   })
 
-  it('random error objects never throw and always give a temporary or tls verdict', () => {
+  it('random error objects never throw and always give a temporary, tls or invalid_request verdict', () => {
     const codes = fc.constantFrom(
       'ECONNREFUSED',
       'ECONNRESET',
@@ -493,6 +593,7 @@ describe('classification: every status maps to exactly one verdict consistent wi
       'UND_ERR_HEADERS_TIMEOUT',
       'DEPTH_ZERO_SELF_SIGNED_CERT',
       'ERR_SSL_X',
+      'UND_ERR_INVALID_ARG',
       'EWHATEVER',
     )
     const { error } = fc.letrec((tie) => ({
@@ -514,8 +615,13 @@ describe('classification: every status maps to exactly one verdict consistent wi
     fc.assert(
       fc.property(error, (e) => {
         const result = classifyError(e)
-        if (result.verdict === 'permanent') expect(result.reason).toBe('tls')
-        else expect(result.verdict).toBe('retry')
+        if (result.verdict === 'permanent') {
+          expect(['tls', 'invalid_request']).toContain(result.reason)
+          expect(typeof result.detail).toBe('string')
+        } else {
+          expect(result.verdict).toBe('retry')
+          expect(result.detail).toBeUndefined()
+        }
       }),
       { numRuns: 2000 },
     )
