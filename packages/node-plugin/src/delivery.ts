@@ -427,7 +427,8 @@ export class DeliveryWorker {
 function describeFailure(attempts: readonly AttemptResult[]): string {
   return attempts
     .map(
-      (a, i) => `webhooks[${i}]: ${a.reason}${a.status === undefined ? '' : ` (HTTP ${a.status})`}`,
+      (a, i) =>
+        `webhooks[${i}]: ${a.reason}${a.detail === undefined ? '' : `: ${a.detail}`}${a.status === undefined ? '' : ` (HTTP ${a.status})`}`,
     )
     .join('; ')
 }
