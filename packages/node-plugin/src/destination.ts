@@ -65,7 +65,10 @@ export class WebhookDestination {
   private stopWakeups: Promise<(() => Promise<void>) | undefined> | undefined
   private closed = false
 
-  /** Resolves the store option (without opening it) and reserves the queue; throws `queue_in_use` if taken. */
+  /**
+   * Resolves the store option, reserves the queue (throws `queue_in_use` if taken) and opens
+   * a store that can open at once (SQLite; throws `store_unavailable` naming the file).
+   */
   constructor(settings: WebhookSettings, options: DestinationOptions) {
     this.settings = settings
     this.options = options
@@ -73,6 +76,12 @@ export class WebhookDestination {
     this.now = options.now
     this.choice = resolveStore(options.store)
     this.inUse = reserveQueue(this.choice.key, this.queue)
+    try {
+      this.choice.openNow?.()
+    } catch (error) {
+      this.release()
+      throw error
+    }
     this.ownDispatcher = options.dispatcher === undefined
     this.dispatcher = options.dispatcher ?? createDispatcher(options.concurrency)
     this.commits = new CommitGroup(
@@ -165,6 +174,11 @@ export class WebhookDestination {
       if (store && this.choice.owned) await store.close()
     }
     if (this.ownDispatcher) await this.dispatcher.close()
+    this.release()
+  }
+
+  /** Frees this plugin's queue name in its store, for another plugin to take. */
+  private release(): void {
     this.inUse.delete(this.queue)
     if (this.inUse.size === 0) queuesInUse.delete(this.choice.key)
   }

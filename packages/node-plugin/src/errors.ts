@@ -12,6 +12,8 @@ export type PluginErrorCode =
   | 'closed'
   /** An event could not be committed to the queue (the store's error is the `cause`). */
   | 'commit_failed'
+  /** The queue's storage cannot be opened or used (the message names it; the store's error is the `cause`). */
+  | 'store_unavailable'
 
 /**
  * An error raised by the webhook plugin; it extends core's `WebhookError`.

@@ -20,6 +20,12 @@ export interface StoreChoice {
   readonly owned: boolean
   /** Makes the (unopened) store; async so optional drivers load with a dynamic import. */
   load(): Promise<QueueStore>
+  /**
+   * Opens the store at once, for stores that can without waiting (SQLite),
+   * so an unusable file is reported when the plugin is created, before any
+   * event is acknowledged. Throws `WebhookPluginError` `store_unavailable`.
+   */
+  readonly openNow?: () => void
 }
 
 function isQueueStore(value: unknown): value is QueueStore {
@@ -33,8 +39,8 @@ function isQueueStore(value: unknown): value is QueueStore {
 
 /**
  * Resolves the `store` option synchronously (so a bad option fails at
- * `webhookPlugin(...)`), without opening anything. `undefined` means SQLite
- * at the default path.
+ * `webhookPlugin(...)`), without opening anything (see
+ * {@link StoreChoice.openNow}). `undefined` means SQLite at the default path.
  *
  * @example
  * const choice = resolveStore({ sqlite: { path: './.data/queue.sqlite' } })
@@ -48,7 +54,7 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
     const store = new SqliteQueueStore(option?.sqlite ?? {})
     // An in-memory database is private to its connection: never shared.
     const key = store.path === ':memory:' ? store : `sqlite:${store.path}`
-    return { key, owned: true, load: async () => store }
+    return { key, owned: true, load: async () => store, openNow: () => openSqliteNow(store) }
   }
   if (isQueueStore(option)) return { key: option, owned: false, load: async () => option }
   if (typeof option === 'object' && option !== null && 'postgres' in option) {
@@ -63,6 +69,27 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
     'invalid_option',
     'Invalid option store: give { sqlite: { path } }, { postgres: { connectionString } } or a QueueStore instance',
   )
+}
+
+/**
+ * Opens a SQLite store now, naming the file and SQLite's code when it cannot
+ * be used: a directory or an unwritable place at its path, a file that is not
+ * a database, or one whose integrity check fails.
+ *
+ * @example
+ * openSqliteNow(new SqliteQueueStore({ path: '/var/lib/app/queue.sqlite' }))
+ */
+export function openSqliteNow(store: SqliteQueueStore): void {
+  try {
+    store.openSync()
+  } catch (error) {
+    const { message, code } = error as { message?: string; code?: string }
+    throw new WebhookPluginError(
+      'store_unavailable',
+      `Cannot use the SQLite queue at ${store.path}: ${message ?? String(error)}${code ? ` (${code})` : ''}`,
+      { cause: error },
+    )
+  }
 }
 
 /**

@@ -5,7 +5,9 @@ import { WebhookError } from '@analytics-webhooks/core'
 /** What went wrong with the SQLite store. */
 export type SqliteStoreErrorCode =
   /** A method was called before `open()` or after `close()`. */
-  'store_closed'
+  | 'store_closed'
+  /** The file's integrity check failed on open (`PRAGMA quick_check`): its pages are damaged. */
+  | 'corrupt'
 
 /**
  * Thrown by the SQLite store; it extends core's `WebhookError`. Branch on

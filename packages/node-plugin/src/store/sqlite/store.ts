@@ -20,6 +20,7 @@ import type {
 import { SqliteBlocks } from './blocks.js'
 import { SqliteConnection } from './connection.js'
 import { SqliteDeadLetters } from './dead-letters.js'
+import { SqliteStoreError } from './errors.js'
 import { SqliteRows } from './rows.js'
 import { migrate } from './schema.js'
 import { nextDueAt, queueStats, wake } from './stats.js'
@@ -96,6 +97,7 @@ export class SqliteQueueStore implements QueueStore {
       // Checkpoints fsync; a queue commits constantly, so checkpoint every ~40 MB of WAL rather than every 4 MB.
       db.pragma('wal_autocheckpoint = 10000')
       db.pragma('journal_size_limit = 67108864')
+      checkIntegrity(db)
       migrate(db)
     } catch (error) {
       db.close()
@@ -197,5 +199,23 @@ export class SqliteQueueStore implements QueueStore {
   async close(): Promise<void> {
     this.blocks.clear()
     this.sql.close()
+  }
+}
+
+/**
+ * Fails on a damaged file before anything is committed to it: `PRAGMA
+ * quick_check` reads every page and checks its structure (not index
+ * contents), so a truncated file or damaged interior pages are found here
+ * rather than as events acknowledged and then lost. Throws
+ * `SqliteStoreError` `corrupt` with SQLite's first findings.
+ */
+function checkIntegrity(db: Database.Database): void {
+  const findings = db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]
+  const problems = findings.map((row) => row.quick_check).filter((line) => line !== 'ok')
+  if (problems.length > 0) {
+    throw new SqliteStoreError(
+      'corrupt',
+      `integrity check failed: ${problems.join('; ').slice(0, 300)}`,
+    )
   }
 }
