@@ -1,6 +1,13 @@
-/** Destination-wide backoff: when every URL keeps failing, stop sending and probe instead of retrying each event. */
+/** Destination-wide backoff: when every URL keeps failing, or asks to wait (`Retry-After`), stop sending and probe instead of retrying each event. */
 
 import { equalJitter } from './jitter.js'
+
+/**
+ * The longest a `Retry-After` holds the whole destination: 1 h. A longer ask
+ * is cut to this, and the probe goes then (the deliveries that were answered
+ * keep their own, longer wait, within their retry window).
+ */
+export const MAX_RETRY_AFTER_MS = 3_600_000
 
 /** Tuning for {@link DestinationBackoff}. */
 export interface DestinationBackoffOptions {
@@ -25,12 +32,16 @@ export type Gate =
  * answers; after `threshold` consecutive temporary failures it waits (with
  * randomised exponential backoff), then allows one probe; a probe that is
  * delivered (or any delivered or permanent outcome) opens it again, so the
- * backlog drains at full speed; a failed probe waits longer.
+ * backlog drains at full speed; a failed probe waits longer. A temporary
+ * failure with a `Retry-After` (any of them, below the threshold too) pauses
+ * the destination until then, at most {@link MAX_RETRY_AFTER_MS}: nothing is
+ * sent before that moment, the probe included, and nothing answered while
+ * paused (requests that were in flight) ends the pause; a probe goes first after it.
  *
  * @example
  * const gate = backoff.gate(Date.now())
  * if (gate.state === 'wait') sleepUntil(gate.until)
- * else { if (gate.state === 'probe') backoff.probeStarted(); send(one); backoff.record(outcome.verdict, Date.now()) }
+ * else { if (gate.state === 'probe') backoff.probeStarted(); send(one); backoff.record(outcome.verdict, Date.now(), outcome.retryAfterMs) }
  */
 export class DestinationBackoff {
   private readonly threshold: number
@@ -41,6 +52,8 @@ export class DestinationBackoff {
   private waits = 0
   private probeAt = 0
   private probing = false
+  /** Until when a `Retry-After` holds every request back. */
+  private pausedUntil = 0
 
   constructor(options: DestinationBackoffOptions = {}) {
     this.threshold = options.threshold ?? 3
@@ -56,6 +69,7 @@ export class DestinationBackoff {
 
   /** Whether to send freely, send one probe, or wait. */
   gate(now: number): Gate {
+    if (now < this.pausedUntil) return { state: 'wait', until: this.pausedUntil }
     if (this.waits === 0) return { state: 'open' }
     if (this.probing) return { state: 'wait', until: now + this.baseDelayMs }
     if (now >= this.probeAt) return { state: 'probe' }
@@ -67,8 +81,26 @@ export class DestinationBackoff {
     this.probing = true
   }
 
-  /** Feeds a delivery's outcome in. */
-  record(verdict: 'delivered' | 'retry' | 'permanent', now: number): void {
+  /**
+   * Feeds a delivery's outcome in, with the `Retry-After` (ms) of a `retry`
+   * outcome that had one.
+   *
+   * @example
+   * backoff.record('retry', Date.now(), 10_000) // a 429 with Retry-After: 10: nothing is sent for 10 s
+   */
+  record(verdict: 'delivered' | 'retry' | 'permanent', now: number, retryAfterMs?: number): void {
+    if (retryAfterMs !== undefined)
+      this.pausedUntil = Math.max(
+        this.pausedUntil,
+        now + Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
+      )
+    if (now < this.pausedUntil) {
+      // Nothing starts while paused, so this answer is from a request already in flight: whatever
+      // it says, the pause holds, and a probe goes first when it ends.
+      this.waits ||= 1
+      this.probing = false
+      return
+    }
     if (verdict !== 'retry') {
       this.failures = 0
       this.waits = 0

@@ -1,6 +1,11 @@
 /** @analytics-webhooks/core: the runtime-neutral rules every plugin and the verifier share. No I/O. */
 
-export { DestinationBackoff, type DestinationBackoffOptions, type Gate } from './backoff.js'
+export {
+  DestinationBackoff,
+  type DestinationBackoffOptions,
+  type Gate,
+  MAX_RETRY_AFTER_MS,
+} from './backoff.js'
 export {
   assembleBatch,
   type BatchLimits,

@@ -1,7 +1,7 @@
-// Tests destination-wide backoff: threshold, waits with jitter, a single probe, recovery, longer waits after failed probes.
+// Tests destination-wide backoff: threshold, waits with jitter, a single probe, recovery, longer waits after failed probes, Retry-After pauses.
 
 import { describe, expect, it } from 'vitest'
-import { DestinationBackoff } from '../backoff.js'
+import { DestinationBackoff, MAX_RETRY_AFTER_MS } from '../backoff.js'
 
 const T0 = 1_000_000
 
@@ -125,5 +125,72 @@ describe('destination backoff: a failed probe waits longer, up to maxDelayMs', (
       expect(wait).toBeGreaterThanOrEqual(5_000)
       expect(wait).toBeLessThanOrEqual(10_000)
     }
+  })
+})
+
+describe('destination backoff: Retry-After pauses the whole destination, the probe included', () => {
+  it('one answer with Retry-After pauses at once, below the threshold, then probes', () => {
+    const backoff = pinned()
+    backoff.record('retry', T0, 10_000)
+    expect(backoff.isDown).toBe(true)
+    expect(backoff.gate(T0)).toEqual({ state: 'wait', until: T0 + 10_000 })
+    expect(backoff.gate(T0 + 9_999)).toEqual({ state: 'wait', until: T0 + 10_000 })
+    expect(backoff.gate(T0 + 10_000)).toEqual({ state: 'probe' })
+    backoff.probeStarted()
+    backoff.record('delivered', T0 + 10_050)
+    expect(backoff.gate(T0 + 10_050)).toEqual({ state: 'open' })
+  })
+
+  it('answers of requests in flight never end the pause: a delivered one neither', () => {
+    for (const verdict of ['delivered', 'permanent', 'retry'] as const) {
+      const backoff = pinned()
+      backoff.record('retry', T0, 5_000)
+      backoff.record(verdict, T0 + 10)
+      expect(backoff.gate(T0 + 10)).toEqual({ state: 'wait', until: T0 + 5_000 })
+      expect(backoff.gate(T0 + 5_000)).toEqual({ state: 'probe' })
+    }
+  })
+
+  it('a longer Retry-After from a request in flight extends the pause; a shorter one does not shorten it', () => {
+    const backoff = pinned()
+    backoff.record('retry', T0, 5_000)
+    backoff.record('retry', T0 + 10, 1_000)
+    expect(backoff.gate(T0 + 10)).toEqual({ state: 'wait', until: T0 + 5_000 })
+    backoff.record('retry', T0 + 20, 8_000)
+    expect(backoff.gate(T0 + 5_000)).toEqual({ state: 'wait', until: T0 + 8_020 })
+  })
+
+  it('pauses for the probe-wait too when that is longer, and for a probe answered with Retry-After', () => {
+    const backoff = pinned({ baseDelayMs: 1_000, maxDelayMs: 8_000 })
+    let now = T0
+    for (let i = 0; i < 3; i++) backoff.record('retry', now)
+    for (let i = 0; i < 3; i++) {
+      now = (backoff.gate(now) as { until: number }).until
+      backoff.probeStarted()
+      backoff.record('retry', now)
+    }
+    // Down, the next probe 4 s away: a 1 s Retry-After does not bring it forward.
+    backoff.record('retry', now, 1_000)
+    expect(backoff.gate(now + 1_000)).toEqual({ state: 'wait', until: now + 4_000 })
+    // A probe answered 429 with Retry-After: 30 waits 30 s, not the doubled backoff.
+    now += 4_000
+    expect(backoff.gate(now)).toEqual({ state: 'probe' })
+    backoff.probeStarted()
+    backoff.record('retry', now, 30_000)
+    expect(backoff.gate(now + 29_999)).toEqual({ state: 'wait', until: now + 30_000 })
+    expect(backoff.gate(now + 30_000)).toEqual({ state: 'probe' })
+  })
+
+  it(`clamps the pause to MAX_RETRY_AFTER_MS (${MAX_RETRY_AFTER_MS} ms)`, () => {
+    const backoff = pinned()
+    backoff.record('retry', T0, 86_400_000)
+    expect(backoff.gate(T0)).toEqual({ state: 'wait', until: T0 + MAX_RETRY_AFTER_MS })
+    expect(backoff.gate(T0 + MAX_RETRY_AFTER_MS)).toEqual({ state: 'probe' })
+  })
+
+  it('Retry-After: 0 does not pause: below the threshold it stays open', () => {
+    const backoff = pinned()
+    backoff.record('retry', T0, 0)
+    expect(backoff.gate(T0)).toEqual({ state: 'open' })
   })
 })
