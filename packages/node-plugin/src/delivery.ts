@@ -49,8 +49,9 @@ export interface DeliveryWorkerConfig {
 
 /**
  * Delivers a queue. One async loop decides what to send (gated by the
- * destination-wide backoff) and launches up to `concurrency` requests; each
- * request records its own outcome. Idle, it sleeps until the next delivery
+ * destination-wide backoff, which a `Retry-After` pauses: no request starts
+ * before then, the probe included) and launches up to `concurrency`
+ * requests; each request records its own outcome. Idle, it sleeps until the next delivery
  * is due, new events are enqueued ({@link DeliveryWorker.enqueued}), or
  * `pollIntervalMs` passes. Memory is bounded by 1.25 × `claimBatch` (see `take`).
  *
@@ -148,6 +149,12 @@ export class DeliveryWorker {
         if (unit === undefined) {
           if (this.active === 0) wakeup.wentIdle()
           await wakeup.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
+          continue
+        }
+        if (backoff.gate(now()).state !== gate.state) {
+          // An answer came while claiming (a Retry-After pause, the destination going down): the
+          // gate decides again, and a pause gives this request back with the rest of the buffer.
+          this.buffer.add([unit.request])
           continue
         }
         if (gate.state === 'probe') backoff.probeStarted()
@@ -294,7 +301,8 @@ export class DeliveryWorker {
       targets.length === 1 ? [await hit(targets[0] as Target)] : await Promise.all(targets.map(hit))
     const outcome = fanOutOutcome(results)
     const wasDown = backoff.isDown
-    backoff.record(outcome.verdict, now())
+    // A Retry-After pauses the whole queue, not only this request (see DestinationBackoff).
+    backoff.record(outcome.verdict, now(), outcome.retryAfterMs)
     if (
       outcome.reason === 'http_413' &&
       outcome.verdict === 'permanent' &&
