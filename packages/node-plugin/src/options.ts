@@ -1,9 +1,10 @@
 /** The plugin's options (everything that is not a webhook setting), their defaults and their rules. */
 
-import type {
-  DestinationBackoffOptions,
-  RetryScheduleOptions,
-  WebhookSettings,
+import {
+  closestName,
+  type DestinationBackoffOptions,
+  type RetryScheduleOptions,
+  type WebhookSettings,
 } from '@analytics-webhooks/core'
 import type { Dispatcher } from 'undici'
 import { WebhookPluginError } from './errors.js'
@@ -47,11 +48,27 @@ export interface DestinationOptions
   readonly now: () => number
 }
 
+/** Every option's name; `satisfies` fails the build when an option is added to the interface but not here. */
+const OPTION_NAMES: readonly string[] = Object.keys({
+  store: 0,
+  queue: 0,
+  concurrency: 0,
+  leaseMs: 0,
+  claimBatch: 0,
+  pollIntervalMs: 0,
+  retry: 0,
+  backoff: 0,
+  dispatcher: 0,
+  now: 0,
+} satisfies Record<keyof WebhookPluginOptions, 0>)
+
 /**
  * Checks the options against their rules and fills in the defaults (the
  * default `claimBatch` depends on the settings' `batchSize`). The `store`
  * option is checked later, where the store is resolved. Throws a
- * {@link WebhookPluginError} `invalid_option` naming the option.
+ * {@link WebhookPluginError} `invalid_option` naming the option, also for a
+ * name that is not an option (suggesting the nearest one: `Invalid option
+ * pollIntervallMs: unknown option, did you mean pollIntervalMs? (known: …)`).
  *
  * @example
  * const options = destinationOptions(parseSettings(input), { concurrency: 4 })
@@ -61,6 +78,18 @@ export function destinationOptions(
   settings: WebhookSettings,
   options: WebhookPluginOptions,
 ): DestinationOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new WebhookPluginError('invalid_option', 'Invalid options: must be an object')
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(key)) {
+      const near = closestName(key, OPTION_NAMES)
+      throw new WebhookPluginError(
+        'invalid_option',
+        `Invalid option ${key}: unknown option${near ? `, did you mean ${near}?` : ''} (known: ${OPTION_NAMES.join(', ')})`,
+      )
+    }
+  }
   const queue = options.queue ?? 'default'
   if (typeof queue !== 'string' || queue.length === 0) {
     throw new WebhookPluginError(
