@@ -42,7 +42,10 @@ const TIMED_OUT: AttemptResult = Object.freeze({ verdict: 'retry', reason: 'time
 
 /**
  * Sends one request and classifies the result with core's rules. Never
- * throws: network failures become temporary or permanent results. The timeout
+ * throws: network failures become temporary or permanent results, a TLS
+ * failure is `tls` with a `detail` naming the failed check, and a request
+ * undici refuses to build (a header it will not send) is `invalid_request`
+ * with undici's message as `detail`, before anything is sent. The timeout
  * covers connecting, sending, the response headers and reading the body.
  *
  * @example
