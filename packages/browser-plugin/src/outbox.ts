@@ -47,7 +47,8 @@ export interface Outbox {
  * temporary failure reschedules the request (one wait for all its events) with
  * core's `RetrySchedule` until its retry window closes; when every URL keeps
  * failing, core's `DestinationBackoff` stops the drain and probes instead of
- * retrying each request. The one exception is 413: a batch is split into two
+ * retrying each request; a `Retry-After` stops it until then (at most 1 h),
+ * the probe included. The one exception is 413: a batch is split into two
  * halves, each a new request sent at once; one event is dead (`http_413`).
  *
  * @example
@@ -79,7 +80,8 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
   ) => {
     const now = Date.now()
     const attempts = request.attempts + 1
-    backoff.record(verdict, now)
+    // A Retry-After pauses the whole outbox until then, not only this request.
+    backoff.record(verdict, now, retryAfterMs)
     const next =
       verdict === 'retry'
         ? schedule.next({ attempts, enqueuedAt: request.enqueuedAt, now, retryAfterMs })

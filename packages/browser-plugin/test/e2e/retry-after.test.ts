@@ -1,0 +1,132 @@
+/** Retry-After pauses the whole outbox, in real Chromium: analytics-next with the plugin on a local page, a rate-limiting receiver. */
+
+import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { PageReport, SentEvent } from './page.js'
+import { type Received, Receiver, servePage } from './servers.js'
+
+interface Harness {
+  ready(): Promise<void>
+  send(call: string, first: string): Promise<SentEvent>
+  reports: PageReport[]
+  flush(): Promise<void>
+}
+declare const harness: Harness
+
+const EVENTS = 5
+/** How much earlier than asked a request may arrive: clock reads a millisecond apart. */
+const SLACK_MS = 5
+
+/** Polls until `check` passes or `timeoutMs` runs out. */
+async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await check()
+      return
+    } catch (error) {
+      if (Date.now() > end) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+describeChromium('Retry-After in Chromium', () => {
+  let browser: Browser
+  let site: Awaited<ReturnType<typeof servePage>>
+
+  beforeAll(async () => {
+    site = await servePage()
+    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await site?.close()
+  })
+
+  /**
+   * Queues EVENTS tracks while the tab lock is held elsewhere (as another tab
+   * draining would), so they are all waiting when the first request is
+   * answered; then lets the page drain them into `receiver`.
+   */
+  async function sendAll(page: Page): Promise<SentEvent[]> {
+    await page.evaluate(
+      () =>
+        new Promise<void>((held) => {
+          void navigator.locks.request('analytics-webhooks.lock', () => {
+            held()
+            return new Promise<void>((release) => Object.assign(window, { releaseLock: release }))
+          })
+        }),
+    )
+    const sent: SentEvent[] = []
+    for (let i = 0; i < EVENTS; i++)
+      sent.push(await page.evaluate((n) => harness.send('track', `E${n}`), i))
+    await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
+    await page.evaluate(() => harness.flush())
+    return sent
+  }
+
+  /**
+   * The first request is answered `status` with `Retry-After: retryAfter(now)`,
+   * the rest 200: checks that no request starts before `until`, that then
+   * every event is delivered.
+   */
+  async function pausesUntil(
+    status: number,
+    retryAfter: (now: number) => string,
+    until: (limitedAt: number, header: string) => number,
+  ): Promise<void> {
+    const receiver = new Receiver()
+    let limitedAt = 0
+    let header = ''
+    receiver.answer = () => {
+      if (limitedAt !== 0) return { status: 200 }
+      limitedAt = Date.now()
+      header = retryAfter(limitedAt)
+      return { status, headers: { 'Retry-After': header } }
+    }
+    await receiver.up()
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${site.origin}/?${new URLSearchParams({ hook: receiver.url })}`)
+    await page.evaluate(() => harness.ready())
+    const sent = await sendAll(page)
+    const delivered = () =>
+      page.evaluate(() => harness.reports.filter((r) => r.name === 'delivered').length)
+    await eventually(async () => expect(await delivered()).toBe(EVENTS))
+
+    const [first, ...later] = receiver.received as [Received, ...Received[]]
+    expect(first.status).toBe(status)
+    expect(later).toHaveLength(EVENTS)
+    // Nothing was sent before the moment asked for, though four other events were due all along.
+    const resume = until(limitedAt, header)
+    for (const request of later) expect(request.at).toBeGreaterThanOrEqual(resume - SLACK_MS)
+    expect(new Set(later.map((r) => JSON.parse(r.body).messageId))).toEqual(
+      new Set(sent.map((s) => s.messageId)),
+    )
+    await context.close()
+    await receiver.down()
+  }
+
+  it('429 with Retry-After: 3: no request starts for 3 s, then every event is delivered', async () => {
+    await pausesUntil(
+      429,
+      () => '3',
+      (limitedAt) => limitedAt + 3_000,
+    )
+  })
+
+  it('503 with Retry-After as an HTTP-date: no request starts before that date', async () => {
+    await pausesUntil(
+      503,
+      (now) => new Date(now + 3_000).toUTCString(),
+      (limitedAt, header) => {
+        // HTTP-dates have 1 s resolution: the date asked for is 2-3 s after the answer.
+        expect(Date.parse(header) - limitedAt).toBeGreaterThan(1_900)
+        return Date.parse(header)
+      },
+    )
+  })
+})
