@@ -77,7 +77,7 @@ export {
   toBase64,
   toHex,
 } from './signing.js'
-export { closestName, editDistance } from './suggest.js'
+export { closestName, didYouMean, editDistance } from './suggest.js'
 
 /** The `User-Agent` Segment's webhooks send (Node only; browsers do not allow setting it). */
 export const USER_AGENT = 'Segment.io/1.0'

@@ -2,7 +2,10 @@
 
 import { SettingsError } from './errors.js'
 import { decodeStandardSecret } from './secret.js'
-import { closestName } from './suggest.js'
+import { didYouMean } from './suggest.js'
+
+// Also here for the browser plugin, which imports core by subpath (package.json has no `./suggest`).
+export { didYouMean }
 
 /** Which signature headers are sent. */
 export type SignatureScheme = 'classic' | 'standard' | 'both'
@@ -76,12 +79,12 @@ for (const [rule, names] of [
     'is set by the destination',
     'content-type user-agent x-signature webhook-id webhook-timestamp webhook-signature',
   ],
-  ['is set by the HTTP client from the URL and the body', 'host content-length'],
+  ['is set by the HTTP client', 'host content-length'],
   [
     'is a hop-by-hop header the client may not set',
     'connection keep-alive proxy-authenticate proxy-authorization proxy-connection te trailer transfer-encoding upgrade',
   ],
-  ['is refused by the HTTP client (undici does not support Expect: 100-continue)', 'expect'],
+  ['is refused by the HTTP client', 'expect'],
 ] as const) {
   for (const name of names.split(' ')) RESERVED_RULES.set(name, rule)
 }
@@ -89,7 +92,7 @@ for (const [rule, names] of [
 /** Headers a user may not set (lower case): the destination or the HTTP client sets them, or no client may send them. */
 export const RESERVED_HEADERS: ReadonlySet<string> = new Set(RESERVED_RULES.keys())
 
-const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+const KNOWN_FIELDS: readonly string[] = [
   'webhooks',
   'headers',
   'sharedSecret',
@@ -98,7 +101,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'method',
   'timeoutMs',
   'retryWindowMs',
-])
+]
 
 // RFC 9110 token: the characters allowed in a header name.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -124,12 +127,11 @@ export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
     throw new SettingsError('settings', 'invalid_type', 'must be an object')
   }
   for (const key of Object.keys(input)) {
-    if (!KNOWN_FIELDS.has(key)) {
-      const near = closestName(key, KNOWN_FIELDS)
+    if (!KNOWN_FIELDS.includes(key)) {
       throw new SettingsError(
         key,
         'unknown_field',
-        `is not a setting${near ? `, did you mean ${near}?` : ''} (known: ${[...KNOWN_FIELDS].join(', ')})`,
+        `is not a setting${didYouMean(key, KNOWN_FIELDS)}`,
       )
     }
   }

@@ -14,26 +14,23 @@
 export function editDistance(a: string, b: string): number {
   const s = a.toLowerCase()
   const t = b.toLowerCase()
-  // Three rows of the table: the one two above, the one above, and this one.
-  let above2: number[] = []
-  let above = Array.from({ length: t.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= s.length; i++) {
-    const row = [i]
+  // d[i][j]: the distance between the first i letters of s and the first j of t.
+  const d: number[][] = []
+  for (let i = 0; i <= s.length; i++) {
+    d[i] = [i]
     for (let j = 1; j <= t.length; j++) {
-      let d = Math.min(
-        (above[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (above[j - 1] as number) + (s[i - 1] === t[j - 1] ? 0 : 1),
-      )
-      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) {
-        d = Math.min(d, (above2[j - 2] as number) + 1)
-      }
-      row[j] = d
+      d[i]![j] = i
+        ? Math.min(
+            d[i - 1]![j]! + 1,
+            d[i]![j - 1]! + 1,
+            d[i - 1]![j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1),
+            // A swap; at i or j = 1 the out-of-range letter is undefined and never matches.
+            s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1] ? d[i - 2]![j - 2]! + 1 : i + j,
+          )
+        : j
     }
-    above2 = above
-    above = row
   }
-  return above[t.length] as number
+  return d[s.length]![t.length]!
 }
 
 /**
@@ -49,15 +46,29 @@ export function editDistance(a: string, b: string): number {
  */
 export function closestName(name: string, known: Iterable<string>): string | undefined {
   let best: string | undefined
-  let bestDistance = Math.max(1, Math.floor(name.length / 3))
+  // Within this many edits; a nearer name lowers it, so on a tie the first stays.
+  let most = Math.max(1, Math.floor(name.length / 3))
   for (const candidate of known) {
-    // The distance is at least the difference in length: skip the table (and bound the work for a huge name).
-    if (Math.abs(candidate.length - name.length) > bestDistance) continue
+    // The distance is at least the difference in length: no table for a name that far off (or huge).
+    if (Math.abs(candidate.length - name.length) > most) continue
     const distance = editDistance(name, candidate)
-    if (distance < bestDistance || (distance === bestDistance && best === undefined)) {
+    if (distance <= most && !(best && distance === most)) {
       best = candidate
-      bestDistance = distance
+      most = distance
     }
   }
   return best
+}
+
+/**
+ * The end of an unknown name's error message: the nearest known name when
+ * one is close (see {@link closestName}), then every known name.
+ *
+ * @example
+ * didYouMean('webhook', ['webhooks', 'headers']) // ', did you mean webhooks? (known: webhooks, headers)'
+ * didYouMean('url', ['webhooks', 'headers']) // ' (known: webhooks, headers)'
+ */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const near = closestName(name, known)
+  return `${near ? `, did you mean ${near}?` : ''} (known: ${known.join(', ')})`
 }

@@ -2,7 +2,7 @@
 
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { closestName, editDistance } from '../suggest.js'
+import { closestName, didYouMean, editDistance } from '../suggest.js'
 
 describe('editDistance: insertions, deletions, substitutions and adjacent swaps, ignoring case', () => {
   it.each([
@@ -100,5 +100,14 @@ describe('closestName: suggests a known name only when it is close', () => {
   it('takes any iterable of names, and a huge typed name costs no table', () => {
     expect(closestName('hedaers', new Set(settings))).toBe('headers')
     expect(closestName('x'.repeat(1_000_000), settings)).toBeUndefined()
+  })
+})
+
+describe("didYouMean: the end of an unknown name's message", () => {
+  it('suggests the nearest known name when one is close, and always lists them all', () => {
+    expect(didYouMean('webhook', ['webhooks', 'headers'])).toBe(
+      ', did you mean webhooks? (known: webhooks, headers)',
+    )
+    expect(didYouMean('url', ['webhooks', 'headers'])).toBe(' (known: webhooks, headers)')
   })
 })
