@@ -1,8 +1,8 @@
 /** The plugin's options (everything that is not a webhook setting), their defaults and their rules. */
 
 import {
-  closestName,
   type DestinationBackoffOptions,
+  didYouMean,
   type RetryScheduleOptions,
   type WebhookSettings,
 } from '@analytics-webhooks/core'
@@ -83,10 +83,9 @@ export function destinationOptions(
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_NAMES.includes(key)) {
-      const near = closestName(key, OPTION_NAMES)
       throw new WebhookPluginError(
         'invalid_option',
-        `Invalid option ${key}: unknown option${near ? `, did you mean ${near}?` : ''} (known: ${OPTION_NAMES.join(', ')})`,
+        `Invalid option ${key}: unknown option${didYouMean(key, OPTION_NAMES)}`,
       )
     }
   }
