@@ -5,7 +5,8 @@ import { WebhookError } from '@analytics-webhooks/core/errors'
 /**
  * What the page cannot run as configured. `insecure_context`: signing needs
  * WebCrypto, which browsers only offer on HTTPS and localhost pages.
- * `invalid_option`: a browser option is not a positive whole number.
+ * `invalid_option`: a browser option is not a positive whole number, or a
+ * name is not an option (the message suggests the nearest one).
  */
 export type BrowserWebhookErrorCode = 'insecure_context' | 'invalid_option'
 

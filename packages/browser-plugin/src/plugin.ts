@@ -2,7 +2,11 @@
 
 import { DESTINATION_NAME } from '@analytics-webhooks/core/destination'
 import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
-import { parseSettings, type WebhookSettingsInput } from '@analytics-webhooks/core/settings'
+import {
+  didYouMean,
+  parseSettings,
+  type WebhookSettingsInput,
+} from '@analytics-webhooks/core/settings'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { version } from '../package.json'
 import { BrowserWebhookError } from './errors.js'
@@ -24,6 +28,14 @@ export interface WebhookPluginOptions {
   fetch?: Fetch
 }
 
+/** The options' names; `satisfies` fails the build when an option is added to the interface but not here. */
+const OPTION_NAMES = Object.keys({
+  storageKey: 0,
+  maxQueueEvents: 0,
+  maxQueueChars: 0,
+  fetch: 0,
+} satisfies Record<keyof WebhookPluginOptions, 0>)
+
 /** The plugin object: an analytics-next destination plus reports and a manual flush. */
 export interface WebhookPlugin extends Plugin {
   readonly type: 'destination'
@@ -41,9 +53,11 @@ let warned = false
 /**
  * Creates the webhook destination for `@segment/analytics-next`. Settings are
  * the same as the node plugin's and are validated at once (a `SettingsError`
- * names the field). Every event is written to the persisted queue before it is
- * first sent, so a reload mid-send loses nothing (delivery is at-least-once;
- * receivers dedupe on `messageId`).
+ * names the field), and so are the options (`BrowserWebhookError`
+ * `invalid_option` names an unknown one and the nearest known name). Every
+ * event is written to the persisted queue before it is first sent, so a
+ * reload mid-send loses nothing (delivery is at-least-once; receivers dedupe
+ * on `messageId`).
  *
  * @example
  * const webhooks = webhookPlugin({ webhooks: ['https://hooks.example.com/segment'] })
@@ -56,6 +70,14 @@ export function webhookPlugin(
   options: WebhookPluginOptions = {},
 ): WebhookPlugin {
   const settings = parseSettings(input)
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(key)) {
+      throw new BrowserWebhookError(
+        'invalid_option',
+        `${key}: unknown option${didYouMean(key, OPTION_NAMES)}`,
+      )
+    }
+  }
   if (settings.sharedSecret !== undefined) {
     if (globalThis.isSecureContext === false) {
       throw new BrowserWebhookError('insecure_context', 'sharedSecret: signing needs HTTPS')
