@@ -64,6 +64,8 @@ export class WebhookDestination {
   private worker: DeliveryWorker | undefined
   private stopWakeups: Promise<(() => Promise<void>) | undefined> | undefined
   private closed = false
+  /** Whether analytics-node loaded the plugin: from then on the worker runs. */
+  private loaded = false
 
   /**
    * Resolves the store option, reserves the queue (throws `queue_in_use` if taken) and opens
@@ -85,7 +87,7 @@ export class WebhookDestination {
     this.ownDispatcher = options.dispatcher === undefined
     this.dispatcher = options.dispatcher ?? createDispatcher(options.concurrency)
     this.commits = new CommitGroup(
-      () => this.storeReady(),
+      () => this.commitStore(),
       this.queue,
       () => this.worker?.enqueued(),
     )
@@ -126,9 +128,28 @@ export class WebhookDestination {
     return ctx
   }
 
-  /** Opens the store and starts delivering (analytics-node calls it on `register`). */
+  /**
+   * Opens the store and starts delivering (analytics-node calls it on
+   * `register`). A store that cannot be opened yet (PostgreSQL down) is
+   * reported as an `error` event (`store_unavailable`), not thrown:
+   * analytics-node drops a destination whose load fails, and every later
+   * event would then never reach this plugin. Hooks fail (`commit_failed`)
+   * until a commit finds the store open, which also starts the worker.
+   */
   async load(): Promise<void> {
-    await this.startWorker()
+    this.loaded = true
+    try {
+      await this.startWorker()
+    } catch (error) {
+      this.events.emit(
+        'error',
+        new WebhookPluginError(
+          'store_unavailable',
+          `The webhook queue cannot be opened yet: ${asError(error).message}; events fail until it can`,
+          { cause: error },
+        ),
+      )
+    }
   }
 
   /** Queues a deletion notification for `userId`; resolves once it is durable. */
@@ -194,11 +215,25 @@ export class WebhookDestination {
   private storeReady(): Promise<QueueStore> {
     if (this.closed && !this.opening)
       return Promise.reject(new WebhookPluginError('closed', 'The webhook plugin is closed'))
-    this.opening ??= this.choice.load().then(async (store) => {
-      await store.open()
-      return store
-    })
+    this.opening ??= this.choice
+      .load()
+      .then(async (store) => {
+        await store.open()
+        return store
+      })
+      .catch((error: unknown) => {
+        // Not kept: the next caller tries to open it again (the database may be back).
+        this.opening = undefined
+        throw error
+      })
     return this.opening
+  }
+
+  /** The store for a commit; once loaded, the first commit that opens it starts the worker. */
+  private async commitStore(): Promise<QueueStore> {
+    const store = await this.storeReady()
+    if (this.loaded && !this.worker && !this.closed) await this.startWorker()
+    return store
   }
 
   private async startWorker(): Promise<DeliveryWorker> {
