@@ -89,11 +89,11 @@ export class DestinationBackoff {
    * backoff.record('retry', Date.now(), 10_000) // a 429 with Retry-After: 10: nothing is sent for 10 s
    */
   record(verdict: 'delivered' | 'retry' | 'permanent', now: number, retryAfterMs?: number): void {
-    if (retryAfterMs !== undefined)
-      this.pausedUntil = Math.max(
-        this.pausedUntil,
-        now + Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
-      )
+    // Retry-After: 0 (or none) asks for no pause.
+    if (retryAfterMs) {
+      const asked = now + Math.min(retryAfterMs, MAX_RETRY_AFTER_MS)
+      this.pausedUntil = Math.max(this.pausedUntil, asked)
+    }
     if (now < this.pausedUntil) {
       // Nothing starts while paused, so this answer is from a request already in flight: whatever
       // it says, the pause holds, and a probe goes first when it ends.

@@ -181,6 +181,17 @@ describe('destination backoff: Retry-After pauses the whole destination, the pro
     expect(backoff.gate(now + 30_000)).toEqual({ state: 'probe' })
   })
 
+  it('never gets stuck on a probe: a pause that comes while one is in flight ends in a new probe', () => {
+    const backoff = pinned()
+    for (let i = 0; i < 3; i++) backoff.record('retry', T0)
+    expect(backoff.gate(T0 + 500)).toEqual({ state: 'probe' })
+    backoff.probeStarted()
+    backoff.record('retry', T0 + 510, 2_000) // a request still in flight from before asks for 2 s
+    backoff.record('delivered', T0 + 600) // the probe answers during the pause: ignored
+    expect(backoff.gate(T0 + 600)).toEqual({ state: 'wait', until: T0 + 2_510 })
+    expect(backoff.gate(T0 + 2_510)).toEqual({ state: 'probe' })
+  })
+
   it(`clamps the pause to MAX_RETRY_AFTER_MS (${MAX_RETRY_AFTER_MS} ms)`, () => {
     const backoff = pinned()
     backoff.record('retry', T0, 86_400_000)
