@@ -386,6 +386,7 @@ async function benchBacklog(receiver: BenchReceiver): Promise<void> {
   )
   const result = JSON.parse(stdout.trim().split('\n').pop() as string) as {
     peakRssMb: number
+    peakWalMb: number
     enqueued: number
     p50: number
     p99: number
@@ -395,7 +396,7 @@ async function benchBacklog(receiver: BenchReceiver): Promise<void> {
     `4. peak RSS with a ${fmt(BACKLOG_EVENTS)}-event backlog, delivering and enqueueing for ${RSS_SECONDS} s`,
     `${result.peakRssMb.toFixed(0)} MB`,
     '-',
-    `backlog at end ${fmt(result.backlogAtEnd)}`,
+    `backlog at end ${fmt(result.backlogAtEnd)}; largest -wal file ${result.peakWalMb.toFixed(1)} MB`,
     '<= 150 MB',
   )
   report(

@@ -1,5 +1,6 @@
 // Bench child (plain Node on the built package, as users run it): the plugin on a queue file with a large backlog; prints peak RSS and enqueue latency as JSON.
 
+import { statSync } from 'node:fs'
 import { Context } from '@segment/analytics-node'
 import { webhookPlugin } from '../dist/index.js'
 
@@ -8,8 +9,17 @@ const plugin = webhookPlugin({ webhooks: [url] }, { store: { sqlite: { path } } 
 await plugin.load(Context.system(), undefined)
 
 let peak = process.memoryUsage().rss
+let peakWal = 0
+const walSize = () => {
+  try {
+    return statSync(`${path}-wal`).size
+  } catch {
+    return 0
+  }
+}
 const sampler = setInterval(() => {
   peak = Math.max(peak, process.memoryUsage().rss)
+  peakWal = Math.max(peakWal, walSize())
 }, 50)
 
 // Enqueue latency while the worker drains the backlog: bursts of 100 hooks per turn of the event loop.
@@ -48,6 +58,7 @@ const quantile = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * 
 process.stdout.write(
   `${JSON.stringify({
     peakRssMb: peak / 1024 / 1024,
+    peakWalMb: Math.max(peakWal, walSize()) / 1024 / 1024,
     enqueued: latencies.length,
     p50: quantile(0.5),
     p99: quantile(0.99),

@@ -20,6 +20,8 @@ export type Statement = Database.Statement<unknown[], unknown>
 export class SqliteConnection {
   private db: Database.Database | undefined
   private statements: Record<string, Statement> = {}
+  /** A commit failed for lack of space and the write-ahead log has not been emptied since. */
+  private walToReclaim = false
 
   /** Whether a database is attached (the store is open). */
   get isOpen(): boolean {
@@ -60,9 +62,49 @@ export class SqliteConnection {
    * begins `IMMEDIATE`, taking the write lock first: a deferred transaction
    * that reads and then writes while another process committed in between
    * gets `SQLITE_BUSY` at once instead of waiting out the busy timeout, so
-   * processes sharing the file would see locking errors.
+   * processes sharing the file would see locking errors. When the disk is
+   * full, the write-ahead log is checkpointed and truncated (before the error
+   * is rethrown, and after the first commit that fits again if that failed
+   * too), so the space it held is free for the commits after it.
    */
   transaction<T>(work: () => T): T {
-    return this.database.transaction(work).immediate()
+    const db = this.database
+    let result: T
+    try {
+      result = db.transaction(work).immediate()
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_FULL') {
+        this.walToReclaim = true
+        this.walToReclaim = !reclaimWal(db)
+      }
+      throw error
+    }
+    // The first commit that fits after a full disk: the log is still as large as the disk
+    // allowed, so empty it now, while there is room to copy it into the database.
+    if (this.walToReclaim) this.walToReclaim = !reclaimWal(db)
+    return result
+  }
+}
+
+/**
+ * After `SQLITE_FULL`: copies the write-ahead log into the database and
+ * truncates it (`wal_checkpoint(TRUNCATE)`). The log holds every page
+ * written since the last checkpoint, often many versions of the same pages,
+ * so this frees most of what it held; without it, the log only shrinks at
+ * the next automatic checkpoint (every ~40 MB). Best effort: it fails while
+ * there is no room to copy the log into the database, or another process
+ * reads it; returns whether the log was emptied.
+ */
+function reclaimWal(db: Database.Database): boolean {
+  // Not waiting out the busy timeout for readers in other processes: the next commit tries again.
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number
+  db.pragma('busy_timeout = 0')
+  try {
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[]
+    return result?.busy === 0
+  } catch {
+    return false // still no room: tried again after the next commit
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`)
   }
 }
