@@ -51,6 +51,7 @@ export {
   toWebhookPayload,
   type WebhookPayload,
 } from './payload.js'
+export { MIN_REQUESTS_PER_SECOND, RequestRate } from './rate.js'
 export { requestId } from './request-id.js'
 export { type RetryDecision, RetrySchedule, type RetryScheduleOptions } from './schedule.js'
 export { decodeStandardSecret } from './secret.js'

@@ -6,6 +6,7 @@ import {
   type DestinationBackoff,
   fanOutOutcome,
   type Outcome,
+  type RequestRate,
   type RetrySchedule,
   USER_AGENT,
   type WebhookSettings,
@@ -44,6 +45,8 @@ export interface DeliveryWorkerConfig {
   readonly now: () => number
   readonly schedule: RetrySchedule
   readonly backoff: DestinationBackoff
+  /** The `maxRequestsPerSecond` option's pacing, when it is set. */
+  readonly rate?: RequestRate | undefined
   readonly events: PluginEvents
 }
 
@@ -145,6 +148,11 @@ export class DeliveryWorker {
           await wakeup.sleep(Number.POSITIVE_INFINITY) // a finishing request wakes us
           continue
         }
+        const paced = this.config.rate?.wait(now()) ?? 0
+        if (paced > 0) {
+          await wakeup.sleep(paced)
+          continue
+        }
         const unit = await this.take(gate.state === 'probe')
         if (unit === undefined) {
           if (this.active === 0) wakeup.wentIdle()
@@ -158,6 +166,7 @@ export class DeliveryWorker {
           continue
         }
         if (gate.state === 'probe') backoff.probeStarted()
+        this.config.rate?.spend(now(), this.targets.length)
         this.launch(unit)
       } catch (error) {
         this.config.events.emit('error', asError(error))
@@ -303,6 +312,7 @@ export class DeliveryWorker {
     const wasDown = backoff.isDown
     // A Retry-After pauses the whole queue, not only this request (see DestinationBackoff).
     backoff.record(outcome.verdict, now(), outcome.retryAfterMs)
+    this.adaptRate(results, outcome)
     if (
       outcome.reason === 'http_413' &&
       outcome.verdict === 'permanent' &&
@@ -321,6 +331,14 @@ export class DeliveryWorker {
         attempted: true,
       })
     }
+  }
+
+  /** With `maxRequestsPerSecond`: a 429 without Retry-After halves the rate, a delivery regains some. */
+  private adaptRate(results: readonly AttemptResult[], outcome: Outcome): void {
+    const { rate } = this.config
+    if (!rate) return
+    if (results.some((r) => r.status === 429 && r.retryAfterMs === undefined)) rate.throttled()
+    else if (outcome.verdict === 'delivered') rate.succeeded()
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   asError,
   DestinationBackoff,
   encodeEvent,
+  RequestRate,
   RetrySchedule,
   type SegmentEvent,
   serializePayload,
@@ -253,6 +254,10 @@ export class WebhookDestination {
         now: this.now,
         schedule: new RetrySchedule({ ...options.retry, windowMs: settings.retryWindowMs }),
         backoff: new DestinationBackoff(options.backoff),
+        rate:
+          options.maxRequestsPerSecond === undefined
+            ? undefined
+            : new RequestRate(options.maxRequestsPerSecond),
         events,
       })
       // Commits in other processes wake this worker (PostgreSQL LISTEN/NOTIFY) rather than it

@@ -3,6 +3,7 @@
 import {
   type DestinationBackoffOptions,
   didYouMean,
+  MIN_REQUESTS_PER_SECOND,
   type RetryScheduleOptions,
   type WebhookSettings,
 } from '@analytics-webhooks/core'
@@ -28,6 +29,14 @@ export interface WebhookPluginOptions {
   retry?: Omit<RetryScheduleOptions, 'windowMs'>
   /** Destination-wide backoff tuning (when every URL fails). */
   backoff?: DestinationBackoffOptions
+  /**
+   * The most HTTP requests per second this process sends to the destination
+   * (each URL of a fan-out counts), spaced evenly. A `429` without
+   * `Retry-After` halves the rate; each delivered request regains 5% of it.
+   * Per process: with PostgreSQL, N worker processes send up to N times this.
+   * Default: no limit.
+   */
+  maxRequestsPerSecond?: number
   /** An undici dispatcher to send with (proxies, custom CAs, tests). Default: a keep-alive `Agent`, TLS verified. */
   dispatcher?: Dispatcher
   /** The clock, in ms since the epoch. Default `Date.now`; replace it in tests. */
@@ -58,6 +67,7 @@ const OPTION_NAMES: readonly string[] = Object.keys({
   pollIntervalMs: 0,
   retry: 0,
   backoff: 0,
+  maxRequestsPerSecond: 0,
   dispatcher: 0,
   now: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
@@ -104,6 +114,20 @@ export function destinationOptions(
     options.claimBatch,
     Math.min(10_000, Math.max(256, 2 * concurrency * settings.batchSize)),
   )
+  const { maxRequestsPerSecond } = options
+  if (
+    maxRequestsPerSecond !== undefined &&
+    !(
+      typeof maxRequestsPerSecond === 'number' &&
+      maxRequestsPerSecond >= MIN_REQUESTS_PER_SECOND &&
+      Number.isFinite(maxRequestsPerSecond)
+    )
+  ) {
+    throw new WebhookPluginError(
+      'invalid_option',
+      `Invalid option maxRequestsPerSecond: must be a number >= ${MIN_REQUESTS_PER_SECOND}, got ${maxRequestsPerSecond}`,
+    )
+  }
   const now = options.now ?? Date.now
   return { ...options, queue, concurrency, leaseMs, pollIntervalMs, claimBatch, now }
 }
