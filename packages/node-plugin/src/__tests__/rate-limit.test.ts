@@ -19,7 +19,7 @@ function busiestSecond(times: readonly number[]): number {
 }
 
 describe('maxRequestsPerSecond', () => {
-  const cleanups: (() => Promise<unknown> | void)[] = []
+  const cleanups: (() => unknown)[] = []
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
   })
@@ -74,8 +74,6 @@ describe('maxRequestsPerSecond', () => {
     await analytics.closeAndFlush()
     expect(await plugin.drain({ timeoutMs: 20_000 })).toEqual({ drained: true, remaining: 0 })
     const times = r.requests.map((request) => request.at)
-    const gap = (from: number, to: number) =>
-      ((times[to] as number) - (times[from] as number)) / (to - from)
     const gaps = times.slice(1).map((t, k) => t - (times[k] as number))
     const before = gaps.slice(10, 40).reduce((sum, g) => sum + g, 0) / 30
     // After the two 429s: a quarter of the rate, 40 ms between starts, regained 5% per delivery.
