@@ -72,6 +72,46 @@ const OPTION_NAMES: readonly string[] = Object.keys({
   now: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
 
+/** The `retry` option's names (the window is the `retryWindowMs` setting). */
+const RETRY_NAMES: readonly string[] = Object.keys({
+  baseDelayMs: 0,
+  maxDelayMs: 0,
+  random: 0,
+} satisfies Record<keyof NonNullable<WebhookPluginOptions['retry']>, 0>)
+
+/** The `backoff` option's names. */
+const BACKOFF_NAMES: readonly string[] = Object.keys({
+  threshold: 0,
+  baseDelayMs: 0,
+  maxDelayMs: 0,
+  random: 0,
+} satisfies Record<keyof DestinationBackoffOptions, 0>)
+
+/**
+ * Throws `invalid_option` for a name in the object option `name` that is not
+ * one of `known`, suggesting the nearest (`Invalid option retry.baseDelay:
+ * unknown option, did you mean retry.baseDelayMs? (known: …)`).
+ *
+ * @example
+ * knownKeys('retry', { baseDelay: 10 }, ['baseDelayMs', 'maxDelayMs']) // throws
+ */
+export function knownKeys(name: string, value: unknown, known: readonly string[]): void {
+  if (value === undefined) return
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new WebhookPluginError('invalid_option', `Invalid option ${name}: must be an object`)
+  }
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    throw new WebhookPluginError(
+      'invalid_option',
+      `Invalid option ${name}.${key}: unknown option${didYouMean(
+        `${name}.${key}`,
+        known.map((k) => `${name}.${k}`),
+      )}`,
+    )
+  }
+}
+
 /**
  * Checks the options against their rules and fills in the defaults (the
  * default `claimBatch` depends on the settings' `batchSize`). The `store`
@@ -99,6 +139,8 @@ export function destinationOptions(
       )
     }
   }
+  knownKeys('retry', options.retry, RETRY_NAMES)
+  knownKeys('backoff', options.backoff, BACKOFF_NAMES)
   const queue = options.queue ?? 'default'
   if (typeof queue !== 'string' || queue.length === 0) {
     throw new WebhookPluginError(

@@ -9,7 +9,7 @@ import { webhookPlugin } from '../plugin.js'
 
 const settings = parseSettings({ webhooks: ['https://hooks.example.com/segment'] })
 const KNOWN =
-  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, dispatcher, now'
+  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, maxRequestsPerSecond, dispatcher, now'
 
 /** The error `destinationOptions` throws for `options`. */
 function optionError(options: unknown): WebhookPluginError {
@@ -37,6 +37,7 @@ describe('options: every option the README documents is accepted', () => {
       pollIntervalMs: 1_000,
       retry: { baseDelayMs: 10, maxDelayMs: 100 },
       backoff: { threshold: 5 },
+      maxRequestsPerSecond: 50,
       dispatcher,
       now,
     })
@@ -99,6 +100,41 @@ describe('options: an unknown option is refused, naming it and the nearest known
         code: 'invalid_option',
         message: expect.stringMatching(
           /^Invalid option pollIntervallMs: unknown option, did you mean pollIntervalMs\?/,
+        ),
+      }),
+    )
+  })
+})
+
+describe('options: an unknown name inside retry, backoff or store is refused too', () => {
+  it.each([
+    [{ retry: { baseDelay: 10 } }, 'retry.baseDelay', 'retry.baseDelayMs'],
+    [{ backoff: { treshold: 5 } }, 'backoff.treshold', 'backoff.threshold'],
+  ])('%j', (options, wrong, right) => {
+    expect(optionError(options).message).toMatch(
+      new RegExp(
+        `^Invalid option ${wrong.replace('.', '\\.')}: unknown option, did you mean ${right.replace('.', '\\.')}\\?`,
+      ),
+    )
+  })
+
+  it.each([
+    [{ sqlite: { pth: './q.sqlite' } }, 'store.sqlite.pth', 'store.sqlite.path'],
+    [
+      { postgres: { connectionString: 'postgres://u@127.0.0.1/db', shema: 'x' } },
+      'store.postgres.shema',
+      'store.postgres.schema',
+    ],
+  ])('store %j', (store, wrong, right) => {
+    expect(() =>
+      webhookPlugin({ webhooks: ['https://hooks.example.com/segment'] }, {
+        store,
+      } as WebhookPluginOptions),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'invalid_option',
+        message: expect.stringContaining(
+          `Invalid option ${wrong}: unknown option, did you mean ${right}?`,
         ),
       }),
     )

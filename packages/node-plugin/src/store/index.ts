@@ -1,6 +1,7 @@
 /** Turns the plugin's `store` option into an opened-on-demand QueueStore. */
 
 import { WebhookPluginError } from '../errors.js'
+import { knownKeys } from '../options.js'
 import { PostgresStoreError } from './postgres/errors.js'
 import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres/options.js'
 import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite/store.js'
@@ -28,6 +29,22 @@ export interface StoreChoice {
   readonly openNow?: () => void
 }
 
+/** The `store.sqlite` option's names. */
+const SQLITE_NAMES: readonly string[] = Object.keys({
+  path: 0,
+  synchronous: 0,
+  busyTimeoutMs: 0,
+} satisfies Record<keyof SqliteStoreOptions, 0>)
+
+/** The `store.postgres` option's names. */
+const POSTGRES_NAMES: readonly string[] = Object.keys({
+  connectionString: 0,
+  schema: 0,
+  max: 0,
+  applicationName: 0,
+  migrate: 0,
+} satisfies Record<keyof PostgresConnectionOptions, 0>)
+
 function isQueueStore(value: unknown): value is QueueStore {
   return (
     typeof value === 'object' &&
@@ -51,6 +68,7 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
     option === undefined ||
     (typeof option === 'object' && option !== null && 'sqlite' in option)
   ) {
+    knownKeys('store.sqlite', option?.sqlite, SQLITE_NAMES)
     const store = new SqliteQueueStore(option?.sqlite ?? {})
     // An in-memory database is private to its connection: never shared.
     const key = store.path === ':memory:' ? store : `sqlite:${store.path}`
@@ -58,6 +76,7 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
   }
   if (isQueueStore(option)) return { key: option, owned: false, load: async () => option }
   if (typeof option === 'object' && option !== null && 'postgres' in option) {
+    knownKeys('store.postgres', option.postgres, POSTGRES_NAMES)
     const postgres = checkPostgresOptions(option.postgres)
     return {
       key: `postgres:${postgres.connectionString}#${postgres.schema ?? ''}`,
