@@ -118,7 +118,7 @@ export class WebhookDestination {
     } catch (error) {
       const reason = new WebhookPluginError(
         'commit_failed',
-        'The event could not be committed to the webhook queue',
+        `The event could not be committed to ${this.choice.label}: ${asError(error).message}`,
         {
           cause: error,
         },

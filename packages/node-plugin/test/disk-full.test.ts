@@ -95,7 +95,10 @@ describe.skipIf(reason !== undefined && process.env.CI !== 'true')('a full disk'
     }
     for (let i = 0; i < 10_000 && failed < 20; i += 50) await burst('full', i)
     expect(failed).toBeGreaterThanOrEqual(20)
-    expect(errors.some((e) => (e as { code?: string }).code === 'commit_failed')).toBe(true)
+    // The error names the file and what went wrong.
+    const commitFailed = errors.find((e) => (e as { code?: string }).code === 'commit_failed')
+    expect(commitFailed?.message).toContain(`the SQLite queue at ${join(dir, 'queue.sqlite')}`)
+    expect(commitFailed?.message).toMatch(/full/i)
 
     // Space returns, the destination recovers: new events commit again, with nothing done by hand.
     rmSync(join(dir, 'ballast'))

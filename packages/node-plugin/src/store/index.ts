@@ -3,7 +3,11 @@
 import { WebhookPluginError } from '../errors.js'
 import { knownKeys } from '../options.js'
 import { PostgresStoreError } from './postgres/errors.js'
-import { checkPostgresOptions, type PostgresConnectionOptions } from './postgres/options.js'
+import {
+  checkPostgresOptions,
+  DEFAULT_POSTGRES_SCHEMA,
+  type PostgresConnectionOptions,
+} from './postgres/options.js'
 import { SqliteQueueStore, type SqliteStoreOptions } from './sqlite/store.js'
 import type { QueueStore } from './types.js'
 
@@ -19,6 +23,8 @@ export interface StoreChoice {
   readonly key: string | object
   /** `true` when the plugin creates the store and must close it. */
   readonly owned: boolean
+  /** The store in words, for messages: `the SQLite queue at /path` (never a password). */
+  readonly label: string
   /** Makes the (unopened) store; async so optional drivers load with a dynamic import. */
   load(): Promise<QueueStore>
   /**
@@ -72,15 +78,24 @@ export function resolveStore(option: StoreOption | undefined): StoreChoice {
     const store = new SqliteQueueStore(option?.sqlite ?? {})
     // An in-memory database is private to its connection: never shared.
     const key = store.path === ':memory:' ? store : `sqlite:${store.path}`
-    return { key, owned: true, load: async () => store, openNow: () => openSqliteNow(store) }
+    return {
+      key,
+      owned: true,
+      label: `the SQLite queue at ${store.path}`,
+      load: async () => store,
+      openNow: () => openSqliteNow(store),
+    }
   }
-  if (isQueueStore(option)) return { key: option, owned: false, load: async () => option }
+  if (isQueueStore(option)) {
+    return { key: option, owned: false, label: 'the queue store', load: async () => option }
+  }
   if (typeof option === 'object' && option !== null && 'postgres' in option) {
     knownKeys('store.postgres', option.postgres, POSTGRES_NAMES)
     const postgres = checkPostgresOptions(option.postgres)
     return {
       key: `postgres:${postgres.connectionString}#${postgres.schema ?? ''}`,
       owned: true,
+      label: `the PostgreSQL queue in schema ${postgres.schema ?? DEFAULT_POSTGRES_SCHEMA}`,
       load: () => loadPostgresStore(postgres),
     }
   }
