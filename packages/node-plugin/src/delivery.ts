@@ -7,47 +7,27 @@ import {
   fanOutOutcome,
   type Outcome,
   type RequestRate,
-  type RetrySchedule,
   USER_AGENT,
-  type WebhookSettings,
 } from '@analytics-webhooks/core'
 import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
-import { ClaimBuffer, half, type Unit, unitId } from './claims.js'
+import { half, type Unit, unitId } from './claims.js'
 import { Completions } from './completions.js'
-import type { PluginEvents } from './events.js'
 import { attempt, type Target, toTarget } from './http.js'
-import type { ClaimedRequest, QueueStore } from './store/types.js'
+import type { ClaimedRequest } from './store/types.js'
+import { RequestSupply, type SupplyConfig } from './supply.js'
 import { Wakeup } from './wakeup.js'
 
-/**
- * A claim that took this long stalls sending enough to start the next one early (measured: a
- * PostgreSQL claim of 256 deliveries takes a few ms over six round trips; SQLite's well under one,
- * and claiming early there only raised bench 4's peak RSS by ~10 MB).
- */
-const SLOW_CLAIM_MS = 1
-
 /** What the delivery loop needs; the plugin builds it from settings and options. */
-export interface DeliveryWorkerConfig {
-  readonly store: QueueStore
-  readonly queue: string
-  readonly settings: WebhookSettings
+export interface DeliveryWorkerConfig extends SupplyConfig {
   readonly dispatcher: Dispatcher
   /** Requests in flight at once (each fanned out to every URL). */
   readonly concurrency: number
-  /** How long a claim is held before another worker may take it over. */
-  readonly leaseMs: number
-  /** How many deliveries one claim takes. */
-  readonly claimBatch: number
   /** The longest the loop sleeps when idle, so other processes' enqueues and replays are seen. */
   readonly pollIntervalMs: number
-  readonly workerId: string
-  readonly now: () => number
-  readonly schedule: RetrySchedule
   readonly backoff: DestinationBackoff
   /** The `maxRequestsPerSecond` option's pacing, when it is set. */
   readonly rate?: RequestRate | undefined
-  readonly events: PluginEvents
 }
 
 /**
@@ -56,7 +36,7 @@ export interface DeliveryWorkerConfig {
  * before then, the probe included) and launches up to `concurrency`
  * requests; each request records its own outcome. Idle, it sleeps until the next delivery
  * is due, new events are enqueued ({@link DeliveryWorker.enqueued}), or
- * `pollIntervalMs` passes. Memory is bounded by 1.25 × `claimBatch` (see `take`).
+ * `pollIntervalMs` passes. Memory is bounded by 1.25 × `claimBatch` (see {@link RequestSupply}).
  *
  * @example
  * const worker = new DeliveryWorker(config)
@@ -70,20 +50,16 @@ export class DeliveryWorker {
   private readonly baseHeaders: Readonly<Record<string, string>>
   /** Whether requests carry a `webhook-id` (Standard Webhooks signing). */
   private readonly signsIds: boolean
-  private readonly buffer: ClaimBuffer
+  private readonly supply: RequestSupply
   private active = 0
   private readonly inFlight = new Set<Promise<void>>()
   private readonly completions: Completions
   private readonly wakeup = new Wakeup()
   private running: Promise<void> | undefined
-  /** A claim started in the background while the buffer still had requests to send (see `take`). */
-  private claiming: Promise<void> | undefined
-  /** How long the last claim took: claims this slow start early (see `take`). */
-  private lastClaimMs = 0
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
-    this.buffer = new ClaimBuffer()
+    this.supply = new RequestSupply(config, (expired) => this.expire(expired))
     this.completions = new Completions(config.store, config.queue, config.events)
     this.targets = config.settings.webhooks.map(toTarget)
     const { sharedSecret, signature } = config.settings
@@ -129,7 +105,7 @@ export class DeliveryWorker {
     await this.running
     this.running = undefined
     await Promise.all(this.inFlight)
-    await this.releaseBuffer()
+    await this.supply.release()
     await this.flushCompletions()
   }
 
@@ -140,7 +116,7 @@ export class DeliveryWorker {
       try {
         const gate = backoff.gate(now())
         if (gate.state === 'wait') {
-          await this.releaseBuffer()
+          await this.supply.release()
           await wakeup.sleep(gate.until - now())
           continue
         }
@@ -153,7 +129,7 @@ export class DeliveryWorker {
           await wakeup.sleep(paced)
           continue
         }
-        const unit = await this.take(gate.state === 'probe')
+        const unit = await this.supply.take(gate.state === 'probe')
         if (unit === undefined) {
           if (this.active === 0) wakeup.wentIdle()
           await wakeup.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
@@ -162,7 +138,7 @@ export class DeliveryWorker {
         if (backoff.gate(now()).state !== gate.state) {
           // An answer came while claiming (a Retry-After pause, the destination going down): the
           // gate decides again, and a pause gives this request back with the rest of the buffer.
-          this.buffer.add([unit.request])
+          this.supply.giveBack(unit.request)
           continue
         }
         if (gate.state === 'probe') backoff.probeStarted()
@@ -180,76 +156,6 @@ export class DeliveryWorker {
     const next = await this.config.store.nextDueAt(this.config.queue)
     if (next === null) return this.config.pollIntervalMs
     return Math.min(this.config.pollIntervalMs, Math.max(5, next - this.config.now()))
-  }
-
-  /**
-   * The next request to send, claiming more when the buffer runs low; `undefined` when nothing is due.
-   * When claims take {@link SLOW_CLAIM_MS} or more (a store across the network: PostgreSQL's take
-   * several round trips), the next claim (of a whole `claimBatch`, so the buffer holds at most 1.25
-   * times that) starts in the background below a quarter of `claimBatch`, while what is left is
-   * sent, so sending does not stop for it. Fast claims (SQLite's) are not worth the memory.
-   */
-  private async take(probe: boolean): Promise<Unit | undefined> {
-    const batchSize = this.config.settings.batchSize
-    if (
-      !probe &&
-      this.lastClaimMs >= SLOW_CLAIM_MS &&
-      this.buffer.size >= batchSize &&
-      this.buffer.size < this.config.claimBatch / 4 &&
-      this.claiming === undefined
-    ) {
-      // A whole claimBatch, not what is missing: a claim smaller than a block of enqueued
-      // deliveries would split the block into rows (see QueueStore.claim).
-      this.claiming = this.refill(this.config.claimBatch)
-        .catch((error: unknown) => this.config.events.emit('error', asError(error)))
-        .finally(() => {
-          this.claiming = undefined
-        })
-    }
-    if (this.buffer.size < batchSize) {
-      await this.claiming
-      if (this.buffer.size < batchSize) await this.refill()
-      if (probe && this.buffer.size === 0) {
-        // Down destinations do not wait on each delivery's own clock: the probe takes the oldest waiting one.
-        if ((await this.config.store.wake(this.config.queue, this.config.now())) > 0)
-          await this.refill()
-      }
-    }
-    return this.buffer.take()
-  }
-
-  /**
-   * Claims more. A request claimed after its retry window closed (the window
-   * of its oldest delivery) is dead-lettered `expired` instead of sent,
-   * attempted or not. When a claim brought only such requests, the next claim
-   * follows at once: a backlog whose window closed while the destination was
-   * down ends at the next probe, not one claim per probe.
-   */
-  private async refill(want?: number): Promise<void> {
-    const { store, queue, now, leaseMs, workerId, schedule, settings } = this.config
-    for (;;) {
-      const limit = want ?? this.config.claimBatch - this.buffer.size
-      if (limit <= 0) return
-      const started = performance.now()
-      const requests = await store.claim(queue, {
-        limit,
-        now: now(),
-        leaseMs,
-        worker: workerId,
-        batchSize: settings.batchSize,
-      })
-      this.lastClaimMs = performance.now() - started
-      const at = now()
-      const kept: ClaimedRequest[] = []
-      const expired: ClaimedRequest[] = []
-      for (const request of requests) {
-        if (at < schedule.deadline(request.enqueuedAt)) kept.push(request)
-        else expired.push(request)
-      }
-      await this.expire(expired)
-      this.buffer.add(kept)
-      if (expired.length === 0 || kept.length > 0) return
-    }
   }
 
   /**
@@ -275,12 +181,6 @@ export class DeliveryWorker {
         attempted: false,
       })
     }
-  }
-
-  private async releaseBuffer(): Promise<void> {
-    await this.claiming // what a background claim brings is released too
-    if (this.buffer.size === 0) return
-    await this.config.store.release(this.config.queue, this.buffer.clear())
   }
 
   private launch(unit: Unit): void {
