@@ -100,16 +100,20 @@ export function knownKeys(name: string, value: unknown, known: readonly string[]
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new WebhookPluginError('invalid_option', `Invalid option ${name}: must be an object`)
   }
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue
-    throw new WebhookPluginError(
-      'invalid_option',
-      `Invalid option ${name}.${key}: unknown option${didYouMean(
-        `${name}.${key}`,
-        known.map((k) => `${name}.${k}`),
-      )}`,
-    )
-  }
+  knownNames(Object.keys(value), known, `${name}.`)
+}
+
+/** Throws `invalid_option` for the first of `names` not in `known`, named with `prefix` and the nearest known one. */
+function knownNames(names: readonly string[], known: readonly string[], prefix = ''): void {
+  const unknown = names.find((key) => !known.includes(key))
+  if (unknown === undefined) return
+  throw new WebhookPluginError(
+    'invalid_option',
+    `Invalid option ${prefix}${unknown}: unknown option${didYouMean(
+      `${prefix}${unknown}`,
+      known.map((k) => `${prefix}${k}`),
+    )}`,
+  )
 }
 
 /**
@@ -131,14 +135,7 @@ export function destinationOptions(
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new WebhookPluginError('invalid_option', 'Invalid options: must be an object')
   }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.includes(key)) {
-      throw new WebhookPluginError(
-        'invalid_option',
-        `Invalid option ${key}: unknown option${didYouMean(key, OPTION_NAMES)}`,
-      )
-    }
-  }
+  knownNames(Object.keys(options), OPTION_NAMES)
   knownKeys('retry', options.retry, RETRY_NAMES)
   knownKeys('backoff', options.backoff, BACKOFF_NAMES)
   const queue = options.queue ?? 'default'

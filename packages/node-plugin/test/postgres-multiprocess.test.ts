@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream'
 import pg from 'pg'
 import { afterEach, expect, it } from 'vitest'
 import { KILL_SETTINGS } from './fixtures/kill-settings.js'
+import { onLines } from './fixtures/lines.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
 
 const WORKER = join(import.meta.dirname, 'postgres-fixtures', 'worker.ts')
@@ -27,16 +28,10 @@ function start(file: string, args: string[], onLine: (line: string) => void = ()
   }) as Child
   child.lines = []
   const waiters: { line: string; resolve: () => void }[] = []
-  let buffered = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8')
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) {
-      child.lines.push(line)
-      onLine(line)
-      for (const w of waiters.filter((x) => x.line === line)) w.resolve()
-    }
+  onLines(child.stdout, (line) => {
+    child.lines.push(line)
+    onLine(line)
+    for (const w of waiters.filter((x) => x.line === line)) w.resolve()
   })
   child.waitFor = (line) =>
     child.lines.includes(line)

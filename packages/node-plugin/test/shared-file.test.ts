@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
+import { onLines } from './fixtures/lines.js'
 
 const SENDER = join(import.meta.dirname, 'fixtures', 'shared-file-sender.ts')
 const PROCESSES = 3
@@ -28,20 +29,14 @@ function sender(dbPath: string, url: string, prefix: string) {
   )
   const errors: string[] = []
   let outcome: Outcome | undefined
-  let buffered = ''
   let ready: () => void = () => undefined
   const isReady = new Promise<void>((resolve) => {
     ready = resolve
   })
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8')
-    const lines = buffered.split('\n')
-    buffered = lines.pop() ?? ''
-    for (const line of lines) {
-      if (line === 'ready') ready()
-      else if (line.startsWith('error ')) errors.push(line.slice(6))
-      else if (line.startsWith('{')) outcome = JSON.parse(line) as Outcome
-    }
+  onLines(child.stdout, (line) => {
+    if (line === 'ready') ready()
+    else if (line.startsWith('error ')) errors.push(line.slice(6))
+    else if (line.startsWith('{')) outcome = JSON.parse(line) as Outcome
   })
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
   return {

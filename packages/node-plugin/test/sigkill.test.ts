@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
 import { KILL_SETTINGS } from './fixtures/kill-settings.js'
+import { onLines } from './fixtures/lines.js'
 
 const SENDER = join(import.meta.dirname, 'fixtures', 'sender.ts')
 
@@ -35,19 +36,13 @@ describe.each(KILL_SETTINGS)('SIGKILL after the hook resolved loses nothing: %s'
       },
     )
     const acked = new Set<string>()
-    let buffered = ''
     let ready: () => void = () => undefined
     const isReady = new Promise<void>((resolve) => {
       ready = resolve
     })
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8')
-      const lines = buffered.split('\n')
-      buffered = lines.pop() ?? ''
-      for (const line of lines) {
-        if (line === 'ready') ready()
-        else if (line.startsWith('ack ')) acked.add(line.slice(4))
-      }
+    onLines(child.stdout, (line) => {
+      if (line === 'ready') ready()
+      else if (line.startsWith('ack ')) acked.add(line.slice(4))
     })
     const exited = new Promise<NodeJS.Signals | null>((resolve) =>
       child.on('exit', (_code, signal) => resolve(signal)),

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import { eventually } from './eventually.js'
 import type { PageReport, SentEvent } from './page.js'
 import { type Received, Receiver, servePage } from './servers.js'
 
@@ -23,20 +24,6 @@ interface Harness {
   flush(): Promise<void>
 }
 declare const harness: Harness
-
-/** Polls until `check` passes or `timeoutMs` runs out. */
-async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      await check()
-      return
-    } catch (error) {
-      if (Date.now() > end) throw error
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-}
 
 describeChromium('end to end in Chromium', () => {
   let browser: Browser

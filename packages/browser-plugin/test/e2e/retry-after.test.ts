@@ -3,6 +3,7 @@
 import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { eventually } from './eventually.js'
 import type { PageReport, SentEvent } from './page.js'
 import { type Received, Receiver, servePage } from './servers.js'
 
@@ -17,20 +18,6 @@ declare const harness: Harness
 const EVENTS = 5
 /** How much earlier than asked a request may arrive: clock reads a millisecond apart. */
 const SLACK_MS = 5
-
-/** Polls until `check` passes or `timeoutMs` runs out. */
-async function eventually(check: () => void | Promise<void>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      await check()
-      return
-    } catch (error) {
-      if (Date.now() > end) throw error
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-}
 
 describeChromium('Retry-After in Chromium', () => {
   let browser: Browser
