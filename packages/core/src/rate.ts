@@ -1,5 +1,7 @@
 /** A destination's request rate: a limit a sender never exceeds, halved when the receiver answers 429 and regained gradually. */
 
+import type { Outcome } from './outcome.js'
+
 /** The slowest an adaptive rate falls to after repeated 429s: one request every 10 s. */
 export const MIN_REQUESTS_PER_SECOND = 0.1
 
@@ -17,7 +19,7 @@ export const MIN_REQUESTS_PER_SECOND = 0.1
  * const wait = rate.wait(Date.now())
  * if (wait > 0) await sleep(wait)
  * rate.spend(Date.now(), urls.length) // one token per HTTP request
- * if (status === 429 && retryAfterMs === undefined) rate.throttled(); else if (ok) rate.succeeded()
+ * rate.record(fanOutOutcome(results)) // slows down on a bare 429, speeds up on delivery
  */
 export class RequestRate {
   /** The configured limit, requests per second. */
@@ -44,6 +46,17 @@ export class RequestRate {
   /** Records `requests` starting at `now` (one per URL of a fan-out): the next one waits its share. */
   spend(now: number, requests = 1): void {
     this.nextAt = Math.max(this.nextAt, now) + (requests * 1000) / this.current
+  }
+
+  /**
+   * Adapts the rate to what a fan-out's URLs answered: any `429` without
+   * `Retry-After` {@link throttled throttles} it (a `Retry-After` pauses the
+   * destination instead, see `DestinationBackoff`); otherwise a delivery
+   * {@link succeeded regains} some of it. Other failures leave it as it is.
+   */
+  record({ verdict, attempts }: Outcome): void {
+    if (attempts.some((a) => a.status === 429 && a.retryAfterMs === undefined)) this.throttled()
+    else if (verdict === 'delivered') this.succeeded()
   }
 
   /** A `429` without `Retry-After`: the receiver wants fewer requests; halve the rate. */

@@ -212,7 +212,7 @@ export class DeliveryWorker {
     const wasDown = backoff.isDown
     // A Retry-After pauses the whole queue, not only this request (see DestinationBackoff).
     backoff.record(outcome.verdict, now(), outcome.retryAfterMs)
-    this.adaptRate(results, outcome)
+    this.config.rate?.record(outcome) // maxRequestsPerSecond: slower after a bare 429, faster on delivery
     if (
       outcome.reason === 'http_413' &&
       outcome.verdict === 'permanent' &&
@@ -231,14 +231,6 @@ export class DeliveryWorker {
         attempted: true,
       })
     }
-  }
-
-  /** With `maxRequestsPerSecond`: a 429 without Retry-After halves the rate, a delivery regains some. */
-  private adaptRate(results: readonly AttemptResult[], outcome: Outcome): void {
-    const { rate } = this.config
-    if (!rate) return
-    if (results.some((r) => r.status === 429 && r.retryAfterMs === undefined)) rate.throttled()
-    else if (outcome.verdict === 'delivered') rate.succeeded()
   }
 
   /**

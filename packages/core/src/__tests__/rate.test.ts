@@ -1,4 +1,7 @@
+import { busiestWindow } from '@analytics-webhooks/testing/windows'
 import { describe, expect, it } from 'vitest'
+import { classifyError, classifyResponse } from '../classify.js'
+import { fanOutOutcome } from '../outcome.js'
 import { MIN_REQUESTS_PER_SECOND, RequestRate } from '../rate.js'
 
 /** Starts every request as soon as the rate lets it, from `from` for `ms`; returns the start times. */
@@ -16,20 +19,10 @@ function run(rate: RequestRate, from: number, ms: number): number[] {
   return starts
 }
 
-/** The most starts in any window [t, t + 1000) that begins at a start. */
-function busiestSecond(starts: readonly number[]): number {
-  let most = 0
-  for (let i = 0, j = 0; i < starts.length; i++) {
-    while ((starts[j] as number) < (starts[i] as number) + 1000 && j < starts.length) j++
-    most = Math.max(most, j - i)
-  }
-  return most
-}
-
 describe('RequestRate', () => {
   it('never starts more than the rate in any one-second window, and keeps up with it', () => {
     const starts = run(new RequestRate(200), 1_000_000, 5_000)
-    expect(busiestSecond(starts)).toBe(200)
+    expect(busiestWindow(starts)).toBe(200)
     expect(starts).toHaveLength(1000)
   })
 
@@ -57,5 +50,21 @@ describe('RequestRate', () => {
     rate.throttled()
     rate.spend(0)
     expect(rate.wait(0)).toBe(20)
+  })
+
+  it('record: a bare 429 from any URL halves the rate; a 429 with Retry-After, a 500 or a timeout leave it; a delivery regains', () => {
+    const rate = new RequestRate(100)
+    rate.record(fanOutOutcome([classifyResponse(200), classifyResponse(429, null)]))
+    expect(rate.perSecond).toBe(50)
+    rate.record(fanOutOutcome([classifyResponse(429, '10')]))
+    rate.record(fanOutOutcome([classifyResponse(500, null)]))
+    rate.record(
+      fanOutOutcome([
+        classifyError(Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' })),
+      ]),
+    )
+    expect(rate.perSecond).toBe(50)
+    rate.record(fanOutOutcome([classifyResponse(204, null)]))
+    expect(rate.perSecond).toBe(55)
   })
 })

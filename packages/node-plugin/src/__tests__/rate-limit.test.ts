@@ -3,20 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { busiestWindow } from '@analytics-webhooks/testing/windows'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebhookPluginError } from '../errors.js'
 import { webhookPlugin } from '../plugin.js'
 import { type Receiver, startReceiver, testAnalytics } from './receiver.js'
-
-/** The most requests in any window [t, t + 1000 ms) that begins at a request. */
-function busiestSecond(times: readonly number[]): number {
-  let most = 0
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (j < times.length && (times[j] as number) < (times[i] as number) + 1000) j++
-    most = Math.max(most, j - i)
-  }
-  return most
-}
 
 describe('maxRequestsPerSecond', () => {
   const cleanups: (() => unknown)[] = []
@@ -59,7 +50,7 @@ describe('maxRequestsPerSecond', () => {
     const times = r.requests.map((request) => request.at)
     expect(times).toHaveLength(1000)
     expect((times[999] as number) - (times[0] as number)).toBeGreaterThanOrEqual(4_500)
-    expect(busiestSecond(times)).toBeLessThanOrEqual(200)
+    expect(busiestWindow(times)).toBeLessThanOrEqual(200)
   })
 
   it('a 429 without Retry-After slows the requests down, and delivered ones bring the rate back', {
