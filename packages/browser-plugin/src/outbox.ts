@@ -3,6 +3,7 @@
 import { DestinationBackoff } from '@analytics-webhooks/core/backoff'
 import type { WebhookBody } from '@analytics-webhooks/core/body'
 import type { Outcome } from '@analytics-webhooks/core/outcome'
+import type { RequestRate } from '@analytics-webhooks/core/rate'
 import { RetrySchedule } from '@analytics-webhooks/core/schedule'
 import type { WebhookSettings } from '@analytics-webhooks/core/settings'
 import type { Emit, QueuedEvent } from './events.js'
@@ -22,6 +23,8 @@ export interface OutboxParts {
   /** Sends one request; `id` is its `webhook-id`. */
   readonly send: (body: WebhookBody, id: string) => Promise<Outcome>
   readonly emit: Emit
+  /** `maxRequestsPerSecond`, when set: requests (one per URL) are paced to it. */
+  readonly rate?: number | undefined
 }
 
 /** Drains the queue; made by {@link createOutbox}. */
@@ -56,9 +59,10 @@ export interface Outbox {
  * addEventListener('online', () => outbox.drain())
  * await outbox.drain()
  */
-export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts): Outbox {
+export function createOutbox({ settings, queue, lock, send, emit, rate }: OutboxParts): Outbox {
   const schedule = new RetrySchedule({ windowMs: settings.retryWindowMs })
   const backoff = new DestinationBackoff()
+  let pace: RequestRate | undefined
   const { batchSize } = settings
   let running: Promise<void> | undefined
   let again = false
@@ -119,6 +123,12 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
       }
       if (!due[0]) return wake(next)
       while (due[0]) {
+        if (rate) {
+          // Pacing is loaded only by a page that sets maxRequestsPerSecond.
+          pace ??= new (await import('@analytics-webhooks/core/rate')).RequestRate(rate)
+          const wait = pace.wait(Date.now())
+          if (wait) await new Promise((paced) => setTimeout(paced, wait))
+        }
         if (!online()) return
         const gate = backoff.gate(Date.now())
         if (gate.state === 'wait') return wake(gate.until)
@@ -145,6 +155,7 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
         // Marked this late so that loading or storing above, should it throw, never leaves a probe
         // that is not in flight.
         if (gate.state === 'probe') backoff.probeStarted()
+        pace?.spend(Date.now(), settings.webhooks.length)
         // The webhook-id: core's requestId of the events (one event: its messageId, else its queue id).
         let outcome: Outcome
         try {
@@ -155,6 +166,7 @@ export function createOutbox({ settings, queue, lock, send, emit }: OutboxParts)
           if (gate.state === 'probe') backoff.record('retry', Date.now())
           throw error
         }
+        pace?.record(outcome)
         const now = Date.now()
         // 413: this body will never be taken; its halves are new requests (new keys), sent at once.
         // They are stored before the batch goes, so a write that storage refuses leaves it whole.

@@ -24,6 +24,12 @@ export interface WebhookPluginOptions {
   maxQueueEvents?: number
   /** The queue holds at most this many characters of localStorage; beyond it the oldest are dropped. Default 2,000,000. */
   maxQueueChars?: number
+  /**
+   * At most this many requests per second (one per URL of each send), for
+   * this tab's drain; at least 0.1. A `429` without `Retry-After` halves the
+   * rate, and each delivery regains 5% of it. Default: no limit.
+   */
+  maxRequestsPerSecond?: number
   /** The `fetch` to send with. Default: the page's `fetch`. */
   fetch?: Fetch
 }
@@ -33,6 +39,7 @@ const OPTION_NAMES = Object.keys({
   storageKey: 0,
   maxQueueEvents: 0,
   maxQueueChars: 0,
+  maxRequestsPerSecond: 0,
   fetch: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
 
@@ -89,11 +96,20 @@ export function webhookPlugin(
       )
     }
   }
-  const { storageKey = 'analytics-webhooks', maxQueueEvents = 1000, maxQueueChars = 2e6 } = options
+  const {
+    storageKey = 'analytics-webhooks',
+    maxQueueEvents = 1000,
+    maxQueueChars = 2e6,
+    maxRequestsPerSecond: rate,
+  } = options
   for (const [field, value] of Object.entries({ maxQueueEvents, maxQueueChars })) {
     if (!Number.isInteger(value) || value < 1) {
       throw new BrowserWebhookError('invalid_option', `${field}: must be a positive whole number`)
     }
+  }
+  // core's MIN_REQUESTS_PER_SECOND, written out: importing it would put core's rate module on every page.
+  if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0.1)) {
+    throw new BrowserWebhookError('invalid_option', 'maxRequestsPerSecond: must be a number >= 0.1')
   }
   const { on, emit } = createReports()
   let parts: [PersistedQueue, Outbox] | undefined
@@ -118,6 +134,7 @@ export function webhookPlugin(
           lock: tabLock(`${storageKey}.lock`, storage),
           send: (body, id) => sendToAll(settings, body, id, send),
           emit,
+          rate,
         }),
       ]
     }

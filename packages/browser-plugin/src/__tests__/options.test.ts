@@ -1,13 +1,13 @@
 // @vitest-environment happy-dom
 /** The browser options (second argument): every documented option is accepted, and any other name is refused with the nearest known one. */
 
-import { WebhookError } from '@analytics-webhooks/core'
+import { MIN_REQUESTS_PER_SECOND, WebhookError } from '@analytics-webhooks/core'
 import { describe, expect, it } from 'vitest'
 import { BrowserWebhookError } from '../errors.js'
 import { type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
 
 const HOOK = 'https://hooks.example.com/segment'
-const KNOWN = 'known: storageKey, maxQueueEvents, maxQueueChars, fetch'
+const KNOWN = 'known: storageKey, maxQueueEvents, maxQueueChars, maxRequestsPerSecond, fetch'
 
 /** The error `webhookPlugin` throws for `options`. */
 function optionError(options: unknown): BrowserWebhookError {
@@ -28,6 +28,7 @@ describe('options: every option the README documents is accepted', () => {
       storageKey: 'shop-webhooks',
       maxQueueEvents: 10,
       maxQueueChars: 10_000,
+      maxRequestsPerSecond: 50,
       fetch: async () => new Response(null, { status: 200 }),
     }
     expect(webhookPlugin({ webhooks: [HOOK] }, options).type).toBe('destination')
@@ -44,6 +45,8 @@ describe('options: an unknown option is refused, naming it and the nearest known
     ['maxQueueChar', 'maxQueueChars'],
     ['maxQueueEvnets', 'maxQueueEvents'],
     ['fetcher', 'fetch'],
+    ['maxRequestPerSecond', 'maxRequestsPerSecond'],
+    ['maxRequestsPerSec', 'maxRequestsPerSecond'],
   ])('%s: did you mean %s?', (key, near) => {
     expect(optionError({ [key]: 1 }).message).toBe(
       `${key}: unknown option, did you mean ${near}? (${KNOWN})`,
@@ -63,4 +66,23 @@ describe('options: an unknown option is refused, naming it and the nearest known
       'did you mean storageKey?',
     )
   })
+})
+
+describe('options: maxRequestsPerSecond', () => {
+  it("takes any number from core's minimum up, fractions included", () => {
+    for (const rate of [MIN_REQUESTS_PER_SECOND, 0.5, 1, 200, 1e6]) {
+      expect(webhookPlugin({ webhooks: [HOOK] }, { maxRequestsPerSecond: rate }).type).toBe(
+        'destination',
+      )
+    }
+  })
+
+  it.each([0, 0.09, -1, Number.NaN, Number.POSITIVE_INFINITY, '10', null])(
+    'refuses %s, naming the option and the rule',
+    (rate) => {
+      expect(optionError({ maxRequestsPerSecond: rate }).message).toBe(
+        `maxRequestsPerSecond: must be a number >= ${MIN_REQUESTS_PER_SECOND}`,
+      )
+    },
+  )
 })

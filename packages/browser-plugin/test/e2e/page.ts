@@ -31,7 +31,10 @@ const plugin = webhookPlugin(
     ...(secret ? { sharedSecret: secret } : {}),
     ...(signature ? { signature } : {}),
   },
-  { storageKey: query.get('storageKey') ?? 'analytics-webhooks' },
+  {
+    storageKey: query.get('storageKey') ?? 'analytics-webhooks',
+    ...(query.has('rate') ? { maxRequestsPerSecond: Number(query.get('rate')) } : {}),
+  },
 )
 const reports: PageReport[] = []
 for (const name of ['delivered', 'retry', 'dead', 'dropped'] as const) {

@@ -1,19 +1,11 @@
 /** Retry-After pauses the whole outbox, in real Chromium: analytics-next with the plugin on a local page, a rate-limiting receiver. */
 
 import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { deliveredOn, openPage, queueThenDrain } from './drive.js'
 import { eventually } from './eventually.js'
-import type { PageReport, SentEvent } from './page.js'
 import { type Received, Receiver, servePage } from './servers.js'
-
-interface Harness {
-  ready(): Promise<void>
-  send(call: string, first: string): Promise<SentEvent>
-  reports: PageReport[]
-  flush(): Promise<void>
-}
-declare const harness: Harness
 
 const EVENTS = 5
 /** How much earlier than asked a request may arrive: clock reads a millisecond apart. */
@@ -31,29 +23,6 @@ describeChromium('Retry-After in Chromium', () => {
     await browser?.close()
     await site?.close()
   })
-
-  /**
-   * Queues EVENTS tracks while the tab lock is held elsewhere (as another tab
-   * draining would), so they are all waiting when the first request is
-   * answered; then lets the page drain them into `receiver`.
-   */
-  async function sendAll(page: Page): Promise<SentEvent[]> {
-    await page.evaluate(
-      () =>
-        new Promise<void>((held) => {
-          void navigator.locks.request('analytics-webhooks.lock', () => {
-            held()
-            return new Promise<void>((release) => Object.assign(window, { releaseLock: release }))
-          })
-        }),
-    )
-    const sent: SentEvent[] = []
-    for (let i = 0; i < EVENTS; i++)
-      sent.push(await page.evaluate((n) => harness.send('track', `E${n}`), i))
-    await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
-    await page.evaluate(() => harness.flush())
-    return sent
-  }
 
   /**
    * The first request is answered `status` with `Retry-After: retryAfter(now)`,
@@ -76,13 +45,9 @@ describeChromium('Retry-After in Chromium', () => {
     }
     await receiver.up()
     const context = await browser.newContext()
-    const page = await context.newPage()
-    await page.goto(`${site.origin}/?${new URLSearchParams({ hook: receiver.url })}`)
-    await page.evaluate(() => harness.ready())
-    const sent = await sendAll(page)
-    const delivered = () =>
-      page.evaluate(() => harness.reports.filter((r) => r.name === 'delivered').length)
-    await eventually(async () => expect(await delivered()).toBe(EVENTS))
+    const page = await openPage(context, site.origin, { hook: receiver.url })
+    const sent = await queueThenDrain(page, EVENTS)
+    await eventually(async () => expect(await deliveredOn(page)).toBe(EVENTS), 20_000)
 
     const [first, ...later] = receiver.received as [Received, ...Received[]]
     expect(first.status).toBe(status)
@@ -97,11 +62,13 @@ describeChromium('Retry-After in Chromium', () => {
     await receiver.down()
   }
 
-  it('429 with Retry-After: 3: no request starts for 3 s, then every event is delivered', async () => {
+  it('429 with Retry-After: 10: no request starts for 10 s, then every event is delivered', {
+    timeout: 30_000,
+  }, async () => {
     await pausesUntil(
       429,
-      () => '3',
-      (limitedAt) => limitedAt + 3_000,
+      () => '10',
+      (limitedAt) => limitedAt + 10_000,
     )
   })
 

@@ -1,0 +1,70 @@
+/** Driving the test page (page.ts) from a test: its harness's type, and queueing many events before the page drains them. */
+
+import type { BrowserContext, Page } from 'playwright-core'
+import type { PageReport, SentEvent } from './page.js'
+
+/** What page.ts puts on `window.harness`. */
+export interface Harness {
+  ready(): Promise<void>
+  send(
+    call: string,
+    first: string,
+    fields?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<SentEvent>
+  reports: PageReport[]
+  flush(): Promise<void>
+}
+// Only ever read inside page.evaluate callbacks, which run in the page.
+declare const harness: Harness
+
+/**
+ * Opens the test page at `origin` in `context` with `query` (page.ts reads its
+ * settings and options from it), and waits until analytics-next is ready.
+ *
+ * @example
+ * const page = await openPage(context, site.origin, { hook: receiver.url, rate: '200' })
+ */
+export async function openPage(
+  context: BrowserContext,
+  origin: string,
+  query: Record<string, string>,
+): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${origin}/?${new URLSearchParams(query)}`)
+  await page.evaluate(() => harness.ready())
+  return page
+}
+
+/**
+ * Queues `count` tracks (`E0`, `E1`, ...) while the tab lock is held
+ * elsewhere, as another tab draining would, so they are all waiting when the
+ * first request goes; then lets the page drain them. Returns what was sent.
+ *
+ * @example
+ * const sent = await queueThenDrain(page, 1000)
+ */
+export async function queueThenDrain(page: Page, count: number): Promise<SentEvent[]> {
+  await page.evaluate(
+    () =>
+      new Promise<void>((held) => {
+        void navigator.locks.request('analytics-webhooks.lock', () => {
+          held()
+          return new Promise<void>((release) => Object.assign(window, { releaseLock: release }))
+        })
+      }),
+  )
+  const sent = await page.evaluate(async (n) => {
+    const events: SentEvent[] = []
+    for (let i = 0; i < n; i++) events.push(await harness.send('track', `E${i}`))
+    return events
+  }, count)
+  await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
+  await page.evaluate(() => harness.flush())
+  return sent
+}
+
+/** How many `delivered` reports the page has had. */
+export function deliveredOn(page: Page): Promise<number> {
+  return page.evaluate(() => harness.reports.filter((r) => r.name === 'delivered').length)
+}
