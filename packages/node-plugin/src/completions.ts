@@ -1,7 +1,5 @@
 /** Records delivered requests in the store in groups (many per transaction), not one write each. */
 
-import { asError } from '@analytics-webhooks/core'
-import type { PluginEvents } from './events.js'
 import type { ClaimedRequest, QueueStore } from './store/types.js'
 
 /**
@@ -16,28 +14,28 @@ const COMPLETE_DELAY_MS = 20
  * The delivered requests of one queue waiting to be recorded. A group is
  * written when it holds {@link COMPLETE_GROUP} deliveries or
  * {@link COMPLETE_DELAY_MS} after its first, one write after another; a write
- * that fails is reported as an `error` event (its deliveries are sent again
- * once their lease ends: at-least-once).
+ * that fails is passed to `report` (its deliveries are sent again once their
+ * lease ends: at-least-once).
  *
  * @example
- * const completions = new Completions(store, 'default', events)
+ * const completions = new Completions(store, 'default', (error) => events.emit('error', error))
  * completions.add(request) // after a 2xx
  * await completions.flush() // before reading stats or stopping
  */
 export class Completions {
   private readonly store: QueueStore
   private readonly queue: string
-  private readonly events: PluginEvents
+  private readonly report: (error: unknown) => void
   private pending: ClaimedRequest[] = []
   /** Deliveries in {@link pending}. */
   private pendingCount = 0
   private writing: Promise<void> = Promise.resolve()
   private timer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(store: QueueStore, queue: string, events: PluginEvents) {
+  constructor(store: QueueStore, queue: string, report: (error: unknown) => void) {
     this.store = store
     this.queue = queue
-    this.events = events
+    this.report = report
   }
 
   /** Adds a delivered request to the group, writing the group if it is full. */
@@ -64,9 +62,7 @@ export class Completions {
     const requests = this.pending
     this.pending = []
     this.pendingCount = 0
-    const { store, queue, events } = this
-    this.writing = this.writing
-      .then(() => store.complete(queue, requests))
-      .catch((error) => events.emit('error', asError(error)))
+    const { store, queue, report } = this
+    this.writing = this.writing.then(() => store.complete(queue, requests)).catch(report)
   }
 }

@@ -2,7 +2,6 @@
 
 import {
   type AttemptResult,
-  asError,
   type DestinationBackoff,
   fanOutOutcome,
   type Outcome,
@@ -13,6 +12,7 @@ import { signatureHeadersSync } from '@analytics-webhooks/core/node'
 import type { Dispatcher } from 'undici'
 import { half, type Unit, unitId } from './claims.js'
 import { Completions } from './completions.js'
+import { storeFailure } from './errors.js'
 import { attempt, type Target, toTarget } from './http.js'
 import type { ClaimedRequest } from './store/types.js'
 import { RequestSupply, type SupplyConfig } from './supply.js'
@@ -55,12 +55,16 @@ export class DeliveryWorker {
   private readonly inFlight = new Set<Promise<void>>()
   private readonly completions: Completions
   private readonly wakeup = new Wakeup()
+  /** Reports a failure of the store (or of the loop itself) as an `error` event naming the store. */
+  private readonly report = (error: unknown): void => {
+    this.config.events.emit('error', storeFailure(this.config.label, error))
+  }
   private running: Promise<void> | undefined
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
     this.supply = new RequestSupply(config, (expired) => this.expire(expired))
-    this.completions = new Completions(config.store, config.queue, config.events)
+    this.completions = new Completions(config.store, config.queue, this.report)
     this.targets = config.settings.webhooks.map(toTarget)
     const { sharedSecret, signature } = config.settings
     this.signsIds = sharedSecret !== undefined && signature !== 'classic'
@@ -145,7 +149,7 @@ export class DeliveryWorker {
         this.config.rate?.spend(now(), this.targets.length)
         this.launch(unit)
       } catch (error) {
-        this.config.events.emit('error', asError(error))
+        this.report(error)
         await wakeup.sleep(Math.min(1000, this.config.pollIntervalMs))
       }
     }
@@ -186,7 +190,7 @@ export class DeliveryWorker {
   private launch(unit: Unit): void {
     this.active++
     const sending: Promise<void> = this.send(unit)
-      .catch((error) => this.config.events.emit('error', asError(error)))
+      .catch(this.report)
       .finally(() => {
         this.active--
         this.inFlight.delete(sending)

@@ -243,6 +243,7 @@ export class WebhookDestination {
       const { settings, queue, options, events } = this
       this.worker = new DeliveryWorker({
         store,
+        label: this.choice.label,
         queue,
         settings,
         dispatcher: this.dispatcher,

@@ -1,7 +1,8 @@
 /** Where the delivery worker's requests come from: claims from the store, buffered, started early when claims are slow. */
 
-import { asError, type RetrySchedule, type WebhookSettings } from '@analytics-webhooks/core'
+import type { RetrySchedule, WebhookSettings } from '@analytics-webhooks/core'
 import { ClaimBuffer, type Unit } from './claims.js'
+import { storeFailure } from './errors.js'
 import type { PluginEvents } from './events.js'
 import type { ClaimedRequest, QueueStore } from './store/types.js'
 
@@ -15,6 +16,8 @@ const SLOW_CLAIM_MS = 1
 /** What a {@link RequestSupply} needs: the store and queue, and how to claim from it. */
 export interface SupplyConfig {
   readonly store: QueueStore
+  /** The store in words (`the SQLite queue at /path`), for the errors it causes. */
+  readonly label: string
   readonly queue: string
   readonly settings: WebhookSettings
   /** How long a claim is held before another worker may take it over. */
@@ -76,7 +79,9 @@ export class RequestSupply {
       // A whole claimBatch, not what is missing: a claim smaller than a block of enqueued
       // deliveries would split the block into rows (see QueueStore.claim).
       this.claiming = this.refill(this.config.claimBatch)
-        .catch((error: unknown) => this.config.events.emit('error', asError(error)))
+        .catch((error: unknown) =>
+          this.config.events.emit('error', storeFailure(this.config.label, error)),
+        )
         .finally(() => {
           this.claiming = undefined
         })

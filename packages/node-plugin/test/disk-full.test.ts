@@ -99,6 +99,14 @@ describe.skipIf(reason !== undefined && process.env.CI !== 'true')('a full disk'
     const commitFailed = errors.find((e) => (e as { code?: string }).code === 'commit_failed')
     expect(commitFailed?.message).toContain(`the SQLite queue at ${join(dir, 'queue.sqlite')}`)
     expect(commitFailed?.message).toMatch(/full/i)
+    // So does every error the delivery worker met meanwhile (outcomes it could not write).
+    const path = join(dir, 'queue.sqlite')
+    const fromWorker = errors.filter((e) => (e as { code?: string }).code !== 'commit_failed')
+    expect(fromWorker.length).toBeGreaterThan(0)
+    for (const error of fromWorker) {
+      expect(error).toMatchObject({ code: 'store_unavailable' })
+      expect(error.message).toContain(`Delivery could not use the SQLite queue at ${path}: `)
+    }
 
     // Space returns, the destination recovers: new events commit again, with nothing done by hand.
     rmSync(join(dir, 'ballast'))
