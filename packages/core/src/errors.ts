@@ -84,6 +84,8 @@ export type PayloadErrorCode =
   | 'invalid_timestamp'
   | 'invalid_user_id'
   | 'unserializable'
+  /** The `transform` option threw, or returned neither an event nor `null`. */
+  | 'transform_failed'
 
 /**
  * Thrown when an event cannot be turned into a webhook body (unknown type,

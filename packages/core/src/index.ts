@@ -40,6 +40,15 @@ export {
   type SettingsErrorCode,
   WebhookError,
 } from './errors.js'
+export {
+  CALL_TYPES,
+  type EventFilter,
+  type EventsInput,
+  parseEvents,
+  sendsEvent,
+  type Transform,
+  transformBody,
+} from './filter.js'
 export { fanOutOutcome, type Outcome } from './outcome.js'
 export {
   type DeletePayload,

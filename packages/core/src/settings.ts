@@ -1,6 +1,7 @@
 /** Validates and normalises the webhook destination's settings. */
 
 import { SettingsError } from './errors.js'
+import { type EventFilter, type EventsInput, parseEvents } from './filter.js'
 import { decodeStandardSecret } from './secret.js'
 import { didYouMean } from './suggest.js'
 
@@ -31,6 +32,8 @@ export interface WebhookSettingsInput {
   timeoutMs?: number
   /** How long after enqueue a delivery is retried before it expires. Default 4 h. */
   retryWindowMs?: number
+  /** Which calls this destination sends (include and/or exclude lists); default every call. */
+  events?: EventsInput
 }
 
 /** Settings after validation: complete, frozen, safe to share. */
@@ -43,6 +46,8 @@ export interface WebhookSettings {
   readonly method: WebhookMethod
   readonly timeoutMs: number
   readonly retryWindowMs: number
+  /** `undefined` when every call is sent; apply with core's `sendsEvent`. */
+  readonly events: EventFilter | undefined
 }
 
 /** Defaults taken from the Webhooks (Classic) behaviour. */
@@ -101,6 +106,7 @@ const KNOWN_FIELDS: readonly string[] = [
   'method',
   'timeoutMs',
   'retryWindowMs',
+  'events',
 ]
 
 // RFC 9110 token: the characters allowed in a header name.
@@ -168,6 +174,7 @@ export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
       LIMITS.maxRetryWindowMs,
       DEFAULTS.retryWindowMs,
     ),
+    events: parseEvents(input.events),
   })
 }
 

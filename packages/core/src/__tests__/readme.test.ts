@@ -20,6 +20,12 @@ const expectedLogs: Array<Array<string | RegExp>> = [
     `'{"version":1,"type":"track","event":"Purchased an Item","userId":"019mr8mf4r","properties":{"revenue":"39.95","shippingMethod":"2-day"},"timestamp":"2012-12-02T00:30:08.276Z"}'`,
     /^'\{"type":"delete","userId":"019mr8mf4r","timestamp":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}'$/,
   ],
+  [
+    'true',
+    'false',
+    'false',
+    `'{"version":1,"type":"track","event":"Order Completed","timestamp":"1970-01-01T00:00:00.000Z","user_id":"u1"}'`,
+  ],
   ['true', "['X-Signature','webhook-id','webhook-timestamp','webhook-signature']", '2 true'],
   ["'ajs-next-1'", "'batch_ajs-next-1_3_z7dd6fyvwf'", "'batch_ajs-next-1_3_u5kudt21jz'"],
   ['true', 'true'],

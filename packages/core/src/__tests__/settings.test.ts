@@ -44,6 +44,7 @@ describe('settings: the minimal input gets the documented defaults', () => {
       method: 'POST',
       timeoutMs: 5_000,
       retryWindowMs: 4 * 60 * 60 * 1000,
+      events: undefined,
     })
     expect(DEFAULTS.timeoutMs).toBe(5_000)
     expect(DEFAULTS.retryWindowMs).toBe(14_400_000)
@@ -450,7 +451,7 @@ describe('settings: unknown fields are refused', () => {
   })
 
   const known =
-    'known: webhooks, headers, sharedSecret, signature, batchSize, method, timeoutMs, retryWindowMs'
+    'known: webhooks, headers, sharedSecret, signature, batchSize, method, timeoutMs, retryWindowMs, events'
 
   it.each([
     ['sharedSecrets', 'sharedSecret'],
