@@ -8,8 +8,10 @@ import {
   RequestRate,
   RetrySchedule,
   type SegmentEvent,
+  sendsEvent,
   serializePayload,
   toDeletePayload,
+  transformBody,
   type WebhookSettings,
 } from '@analytics-webhooks/core'
 import type { Context } from '@segment/analytics-node'
@@ -27,6 +29,17 @@ import type { QueueStats, QueueStore } from './store/types.js'
 
 /** Queues in use in this process, by storage, so two plugins cannot consume one queue by accident. */
 const queuesInUse = new Map<string | object, Set<string>>()
+
+/** A queue's counts, and what this plugin chose not to send. */
+export interface PluginStats extends QueueStats {
+  /**
+   * Events this plugin skipped since it was created: left out by the `events`
+   * setting or skipped by `transform` (returned `null`). They were neither
+   * stored nor sent. Counted in this process only (each process has its own
+   * settings), so the CLI's stats, read from the store, do not show it.
+   */
+  readonly filtered: number
+}
 
 /** What `drain()` found. */
 export interface DrainResult {
@@ -67,6 +80,8 @@ export class WebhookDestination {
   private closed = false
   /** Whether analytics-node loaded the plugin: from then on the worker runs. */
   private loaded = false
+  /** Events skipped by the `events` setting or `transform` (see {@link PluginStats.filtered}). */
+  private filtered = 0
 
   /**
    * Resolves the store option, reserves the queue (throws `queue_in_use` if taken) and opens
@@ -96,9 +111,10 @@ export class WebhookDestination {
 
   /**
    * The hook for every event type: commits the event and resolves with its
-   * context once it is durable. An event that cannot be encoded is
-   * dead-lettered `invalid_payload`; a failed commit is reported on the
-   * context (and as an `error` event), never thrown.
+   * context once it is durable. An event the `events` setting leaves out, or
+   * `transform` skips, is only counted. An event that cannot be encoded (or
+   * that `transform` fails on) is dead-lettered `invalid_payload`; a failed
+   * commit is reported on the context (and as an `error` event), never thrown.
    */
   readonly enqueue = async (ctx: Context): Promise<Context> => {
     if (this.closed) {
@@ -107,12 +123,19 @@ export class WebhookDestination {
     }
     const event = ctx.event as SegmentEvent
     const messageId = typeof event.messageId === 'string' ? event.messageId : null
-    let body: string
-    try {
-      body = encodeEvent(event)
-    } catch (error) {
-      return this.deadLetterInvalid(ctx, event, messageId, error)
+    if (!sendsEvent(this.settings.events, event.type, event.event)) {
+      this.filtered++
+      return ctx
     }
+    let body: string | null
+    try {
+      body = this.encode(encodeEvent(event))
+    } catch (error) {
+      await this.deadLetterInvalid(event, messageId, error)
+      ctx.setFailedDelivery({ reason: error })
+      return ctx
+    }
+    if (body === null) return ctx
     try {
       await this.commits.add({ id: deliveryId(), body, messageId, enqueuedAt: this.now() })
     } catch (error) {
@@ -127,6 +150,14 @@ export class WebhookDestination {
       this.events.emit('error', reason)
     }
     return ctx
+  }
+
+  /** A serialised payload as it is stored: `transform`ed when there is one; `null` (counted) when it skips the event. */
+  private encode(json: string): string | null {
+    const { transform } = this.options
+    const body = transform ? transformBody(transform, json) : json
+    if (body === null) this.filtered++
+    return body
   }
 
   /**
@@ -153,10 +184,25 @@ export class WebhookDestination {
     }
   }
 
-  /** Queues a deletion notification for `userId`; resolves once it is durable. */
+  /**
+   * Queues a deletion notification for `userId`; resolves once it is durable
+   * (or at once when the `events` setting leaves `delete` out or `transform`
+   * skips it). A `transform` that fails on it dead-letters it, as an event.
+   */
   async delete(request: { userId: string; timestamp?: Date | string }): Promise<void> {
     if (this.closed) throw closedError()
-    const body = serializePayload(toDeletePayload(request))
+    const payload = toDeletePayload(request)
+    if (!sendsEvent(this.settings.events, 'delete')) {
+      this.filtered++
+      return
+    }
+    let body: string | null
+    try {
+      body = this.encode(serializePayload(payload))
+    } catch (error) {
+      return this.deadLetterInvalid(payload, null, error)
+    }
+    if (body === null) return
     await this.commits.add({ id: deliveryId(), body, messageId: null, enqueuedAt: this.now() })
     void this.startWorker().catch((error) => this.events.emit('error', asError(error)))
   }
@@ -205,12 +251,12 @@ export class WebhookDestination {
     if (this.inUse.size === 0) queuesInUse.delete(this.choice.key)
   }
 
-  /** Counts for this queue, once pending commits and completions are written. */
-  async stats(): Promise<QueueStats> {
+  /** Counts for this queue, once pending commits and completions are written, and what this plugin filtered. */
+  async stats(): Promise<PluginStats> {
     await this.commits.flush()
     const store = await this.storeReady()
     await this.worker?.flushCompletions()
-    return store.stats(this.queue)
+    return { ...(await store.stats(this.queue)), filtered: this.filtered }
   }
 
   private storeReady(): Promise<QueueStore> {
@@ -274,13 +320,12 @@ export class WebhookDestination {
     return this.worker
   }
 
-  /** Dead-letters an event that cannot be encoded, without a body: nothing here was ever signed, and nothing must be by a later replay. */
+  /** Dead-letters an event that cannot be encoded (or that `transform` failed on), without a body: nothing here was ever signed, and nothing must be by a later replay. */
   private async deadLetterInvalid(
-    ctx: Context,
-    event: SegmentEvent,
+    event: unknown,
     messageId: string | null,
     error: unknown,
-  ): Promise<Context> {
+  ): Promise<void> {
     const detail = invalidEventDetail(event, error)
     const at = this.now()
     const id = deliveryId()
@@ -306,8 +351,6 @@ export class WebhookDestination {
     } catch (commitError) {
       this.events.emit('error', asError(commitError))
     }
-    ctx.setFailedDelivery({ reason: error })
-    return ctx
   }
 }
 

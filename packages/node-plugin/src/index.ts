@@ -2,8 +2,10 @@
 
 export {
   DESTINATION_NAME,
+  type EventsInput,
   PayloadError,
   SettingsError,
+  type Transform,
   WebhookError,
   type WebhookSettingsInput,
 } from '@analytics-webhooks/core'
@@ -18,6 +20,7 @@ export type {
 export {
   type DrainResult,
   PLUGIN_VERSION,
+  type PluginStats,
   type WebhookPlugin,
   type WebhookPluginOptions,
   webhookPlugin,

@@ -5,6 +5,7 @@ import {
   didYouMean,
   MIN_REQUESTS_PER_SECOND,
   type RetryScheduleOptions,
+  type Transform,
   type WebhookSettings,
 } from '@analytics-webhooks/core'
 import type { Dispatcher } from 'undici'
@@ -37,6 +38,16 @@ export interface WebhookPluginOptions {
    * Default: no limit.
    */
   maxRequestsPerSecond?: number
+  /**
+   * Rewrites each event before it is queued: given a copy of the payload as it
+   * would be sent, returns the payload to send (an object with a `type`), or
+   * `null` to skip the event (counted in `stats().filtered`). It runs in the
+   * hook, before the event is stored, so what is stored is what is signed and
+   * sent. An event it throws on, or returns anything else for, is
+   * dead-lettered `invalid_payload` with the reason; the next goes on. Runs
+   * after the `events` setting's filter. Default: none.
+   */
+  transform?: Transform
   /** An undici dispatcher to send with (proxies, custom CAs, tests). Default: a keep-alive `Agent`, TLS verified. */
   dispatcher?: Dispatcher
   /** The clock, in ms since the epoch. Default `Date.now`; replace it in tests. */
@@ -68,6 +79,7 @@ const OPTION_NAMES: readonly string[] = Object.keys({
   retry: 0,
   backoff: 0,
   maxRequestsPerSecond: 0,
+  transform: 0,
   dispatcher: 0,
   now: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
@@ -165,6 +177,12 @@ export function destinationOptions(
     throw new WebhookPluginError(
       'invalid_option',
       `Invalid option maxRequestsPerSecond: must be a number >= ${MIN_REQUESTS_PER_SECOND}, got ${maxRequestsPerSecond}`,
+    )
+  }
+  if (options.transform !== undefined && typeof options.transform !== 'function') {
+    throw new WebhookPluginError(
+      'invalid_option',
+      'Invalid option transform: must be a function (payload) => payload or null',
     )
   }
   const now = options.now ?? Date.now

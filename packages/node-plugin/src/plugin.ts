@@ -8,12 +8,11 @@ import {
 } from '@analytics-webhooks/core'
 import type { Plugin } from '@segment/analytics-node'
 import { version } from '../package.json'
-import { type DrainResult, WebhookDestination } from './destination.js'
+import { type DrainResult, type PluginStats, WebhookDestination } from './destination.js'
 import type { Listener, WebhookPluginEvents } from './events.js'
 import { destinationOptions, type WebhookPluginOptions } from './options.js'
-import type { QueueStats } from './store/types.js'
 
-export type { DrainResult } from './destination.js'
+export type { DrainResult, PluginStats } from './destination.js'
 export type { WebhookPluginOptions } from './options.js'
 
 /** The plugin's version, reported to analytics-node (the package's own, inlined at build time). */
@@ -27,8 +26,8 @@ export interface WebhookPlugin extends Plugin {
   drain(options?: { timeoutMs?: number }): Promise<DrainResult>
   /** Stops delivering (requests in flight finish), commits what is pending and closes the store it opened. */
   close(): Promise<void>
-  /** Counts for this plugin's queue. */
-  stats(): Promise<QueueStats>
+  /** Counts for this plugin's queue, and how many events this plugin filtered (`filtered`). */
+  stats(): Promise<PluginStats>
   /** Listens to `delivered`, `retry`, `dead` or `error`; returns a function that stops listening. */
   on<K extends keyof WebhookPluginEvents>(name: K, listener: Listener<K>): () => void
   off<K extends keyof WebhookPluginEvents>(name: K, listener: Listener<K>): void

@@ -9,7 +9,7 @@ import { webhookPlugin } from '../plugin.js'
 
 const settings = parseSettings({ webhooks: ['https://hooks.example.com/segment'] })
 const KNOWN =
-  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, maxRequestsPerSecond, dispatcher, now'
+  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, maxRequestsPerSecond, transform, dispatcher, now'
 
 /** The error `destinationOptions` throws for `options`. */
 function optionError(options: unknown): WebhookPluginError {
@@ -38,6 +38,7 @@ describe('options: every option the README documents is accepted', () => {
       retry: { baseDelayMs: 10, maxDelayMs: 100 },
       backoff: { threshold: 5 },
       maxRequestsPerSecond: 50,
+      transform: (payload) => payload,
       dispatcher,
       now,
     })
