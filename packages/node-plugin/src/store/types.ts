@@ -12,6 +12,21 @@ export interface NewDelivery {
   readonly messageId: string | null
   /** Milliseconds since the epoch; the retry window counts from here. */
   readonly enqueuedAt: number
+  /**
+   * The W3C `traceparent` header value (`00-<32 hex trace id>-<16 hex span
+   * id>-<2 hex flags>`, 55 characters) of the span that was active when the
+   * event was tracked, or `null`/absent when there was none, so the attempts
+   * that send it, in whichever process and after any restart, can link to
+   * that trace. Stores keep it with the delivery through claims, retries,
+   * releases, lease takeovers and restarts, and return it on claimed
+   * deliveries as given, or `null`. A value that is not a well-formed
+   * `traceparent` (lowercase hex, as the regular expression
+   * `/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/` says) is stored as
+   * `null` rather than rejected: one event's bad value never fails a commit.
+   * Not kept in dead letters (see {@link DeadLetter}), so a replayed delivery
+   * has none.
+   */
+  readonly traceparent?: string | null
 }
 
 /** A delivery as stored, while it waits or is being sent. */
@@ -40,6 +55,9 @@ export interface StoredDelivery extends NewDelivery {
  * exact bytes that were signed and sent, or empty when there were none
  * (`invalid_payload`: the event could not be serialised; `detail` then holds
  * the error and a short preview of the event). Such a letter is never replayed.
+ * Its `traceparent` is not kept (a letter never has one, and one given to
+ * `enqueueDead` is ignored): a replay is an operator's action, long after
+ * the trace the event was tracked in, so its attempts link to none.
  */
 export interface DeadLetter extends NewDelivery {
   readonly queue: string
@@ -104,7 +122,10 @@ export interface KillUpdate {
  * as requests of their own (the same delivery objects, fewer of them).
  */
 export interface ClaimedRequest {
-  /** Its deliveries, in body order: their bodies are the events of the request body. */
+  /**
+   * Its deliveries, in body order: their bodies are the events of the request
+   * body. Each has its `traceparent` as enqueued, or `null` when it had none.
+   */
   readonly deliveries: readonly NewDelivery[]
   /** `true`: sent as a JSON array (even of one event); `false`: its one event, as is. */
   readonly batch: boolean

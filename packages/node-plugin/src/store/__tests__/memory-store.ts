@@ -2,6 +2,7 @@
 
 import { batchSizes, type ReasonCode, requestId } from '@analytics-webhooks/core'
 import { isReplayable } from '../replayable.js'
+import { storedTraceparent } from '../traceparent.js'
 import type {
   ClaimedRequest,
   ClaimOptions,
@@ -75,7 +76,8 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async enqueueDead(queue: string, letters: readonly Omit<DeadLetter, 'queue'>[]): Promise<void> {
-    for (const letter of letters) this.dead.push({ ...letter, queue })
+    // Dead letters keep no traceparent (see DeadLetter).
+    for (const { traceparent: _, ...letter } of letters) this.dead.push({ ...letter, queue })
   }
 
   async claim(queue: string, options: ClaimOptions): Promise<ClaimedRequest[]> {
@@ -136,8 +138,13 @@ export class MemoryQueueStore implements QueueStore {
   ): Promise<void> {
     for (const entry of requests.flatMap((request) => this.held(queue, request))) {
       this.state(queue).entries.delete(entry.delivery.id)
+      // Dead letters keep no traceparent (see DeadLetter).
+      const { id, body, messageId, enqueuedAt } = entry.delivery
       this.dead.push({
-        ...entry.delivery,
+        id,
+        body,
+        messageId,
+        enqueuedAt,
         queue,
         attempts: update.attempts,
         deadAt: update.now,
@@ -243,12 +250,15 @@ export class MemoryQueueStore implements QueueStore {
     return async () => {}
   }
 
-  /** Queues a never-claimed delivery, due at its `enqueuedAt` (ids are unique: a repeat is ignored). */
-  private add(queue: string, { id, body, messageId, enqueuedAt }: NewDelivery): void {
+  /**
+   * Queues a never-claimed delivery, due at its `enqueuedAt` (ids are unique: a
+   * repeat is ignored), with its `traceparent` when well formed, else `null`.
+   */
+  private add(queue: string, { id, body, messageId, enqueuedAt, traceparent }: NewDelivery): void {
     const { entries } = this.state(queue)
     if (entries.has(id)) return
     entries.set(id, {
-      delivery: { id, body, messageId, enqueuedAt },
+      delivery: { id, body, messageId, enqueuedAt, traceparent: storedTraceparent(traceparent) },
       seq: this.seq++,
       attempts: 0,
       dueAt: enqueuedAt,

@@ -1,5 +1,6 @@
 /** Blocks: many never-attempted deliveries packed into one row (SQLite or PostgreSQL), and the claim a worker holds on them. */
 
+import { storedTraceparent } from '../traceparent.js'
 import type { ClaimedRequest, NewDelivery } from '../types.js'
 
 /** Deliveries `from` (inclusive) to `to` (exclusive) of a held block. */
@@ -83,6 +84,12 @@ export interface PackedBlock {
   readonly firstAt: number
   /** The latest `enqueuedAt`: from then on every delivery in it is due, and it is claimed whole. */
   readonly lastAt: number
+  /**
+   * Whether every delivery's `traceparent` is already what is stored (`null`
+   * or well formed), so the deliveries as given are what a claim returns
+   * (see {@link asStored}).
+   */
+  readonly exact: boolean
 }
 
 /** One array per field (flat arrays parse about twice as fast as an array of tuples). */
@@ -92,11 +99,18 @@ interface BlockMeta {
   readonly enqueuedAt: number[]
   /** Each body's length in UTF-16 code units, to cut `bodies` apart. */
   readonly lengths: number[]
+  /**
+   * Each delivery's `traceparent` or `null`; absent when none has one (the
+   * common case, and every block written before they were kept), so a block
+   * without them stores and parses nothing more.
+   */
+  traceparents?: (string | null)[]
 }
 
 /**
  * Packs deliveries into one row. Bodies are concatenated and cut apart again by
- * length, so a body may contain any character.
+ * length, so a body may contain any character. A `traceparent` that is not
+ * well formed is stored as `null` (see {@link storedTraceparent}).
  *
  * @example
  * packBlock([{ id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }]).bodies // '{}'
@@ -112,6 +126,7 @@ export function packBlock(deliveries: readonly NewDelivery[]): PackedBlock {
   let bodies = ''
   let firstAt = Number.POSITIVE_INFINITY
   let lastAt = Number.NEGATIVE_INFINITY
+  let exact = true
   for (let i = 0; i < n; i++) {
     const d = deliveries[i] as NewDelivery
     meta.ids[i] = d.id
@@ -121,18 +136,27 @@ export function packBlock(deliveries: readonly NewDelivery[]): PackedBlock {
     bodies += d.body
     if (d.enqueuedAt < firstAt) firstAt = d.enqueuedAt
     if (d.enqueuedAt > lastAt) lastAt = d.enqueuedAt
+    const given = d.traceparent
+    if (given === null) continue
+    const traceparent = storedTraceparent(given)
+    if (traceparent !== given) exact = false
+    if (traceparent !== null) {
+      meta.traceparents ??= new Array<string | null>(n).fill(null)
+      meta.traceparents[i] = traceparent
+    }
   }
-  return { meta: JSON.stringify(meta), bodies, count: n, firstAt, lastAt }
+  return { meta: JSON.stringify(meta), bodies, count: n, firstAt, lastAt, exact }
 }
 
 /**
- * The deliveries of a packed block, in the order they were packed.
+ * The deliveries of a packed block, in the order they were packed, each with
+ * its `traceparent` or `null` (a block written before they were kept has none).
  *
  * @example
- * unpackBlock(packed.meta, packed.bodies)[0] // { id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5 }
+ * unpackBlock(packed.meta, packed.bodies)[0] // { id: 'a', body: '{}', messageId: 'm', enqueuedAt: 5, traceparent: null }
  */
 export function unpackBlock(meta: string, bodies: string): NewDelivery[] {
-  const { ids, messageIds, enqueuedAt, lengths } = JSON.parse(meta) as BlockMeta
+  const { ids, messageIds, enqueuedAt, lengths, traceparents } = JSON.parse(meta) as BlockMeta
   const out: NewDelivery[] = new Array(ids.length)
   let at = 0
   for (let i = 0; i < ids.length; i++) {
@@ -142,10 +166,34 @@ export function unpackBlock(meta: string, bodies: string): NewDelivery[] {
       body: bodies.slice(at, at + length),
       messageId: messageIds[i] as string | null,
       enqueuedAt: enqueuedAt[i] as number,
+      traceparent: traceparents === undefined ? null : (traceparents[i] ?? null),
     }
     at += length
   }
   return out
+}
+
+/**
+ * The deliveries of a block just packed as a claim would read them back:
+ * `deliveries` itself when `packed.exact`, else copies whose `traceparent` is
+ * what was stored. For a store that keeps what it enqueued to claim it without
+ * reading it back.
+ *
+ * @example
+ * fresh.keep(seq, { queue, deliveries: asStored(chunk, packBlock(chunk)) })
+ */
+export function asStored(
+  deliveries: readonly NewDelivery[],
+  packed: PackedBlock,
+): readonly NewDelivery[] {
+  if (packed.exact) return deliveries
+  return deliveries.map(({ id, body, messageId, enqueuedAt, traceparent }) => ({
+    id,
+    body,
+    messageId,
+    enqueuedAt,
+    traceparent: storedTraceparent(traceparent),
+  }))
 }
 
 /** What became of one delivery of a held block. */
