@@ -51,13 +51,17 @@ function deliveries(n: number, at = 1_000): NewDelivery[] {
 const Q = 'default'
 
 describePostgres('PostgreSQL', (url) => {
-  describeQueueStoreContract('postgres', async () => {
-    const schema = uniqueSchemaName()
-    return {
-      store: new PostgresQueueStore({ connectionString: url, schema, max: 4 }),
-      cleanup: () => dropSchemas(url, [schema]),
-    }
-  })
+  describeQueueStoreContract(
+    'postgres',
+    async () => {
+      const schema = uniqueSchemaName()
+      return {
+        store: new PostgresQueueStore({ connectionString: url, schema, max: 4 }),
+        cleanup: () => dropSchemas(url, [schema]),
+      }
+    },
+    (store) => new PostgresQueueStore({ connectionString: url, schema: store.schema, max: 4 }),
+  )
 })
 
 describePostgres('PostgreSQL schema migrations', (url) => {
@@ -117,6 +121,44 @@ describePostgres('PostgreSQL schema migrations', (url) => {
     expect(
       (await claimFlat(store, Q, { limit: 5, now: 10, leaseMs: 1, worker: 'w' })).map((d) => d.id),
     ).toEqual(['old'])
+  })
+
+  it('reads the blocks and rows a version 4 schema holds with no traceparent', async () => {
+    const schema = uniqueSchemaName()
+    schemas.add(schema)
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    const client = await pool.connect()
+    const body = '{"type":"track"}'
+    try {
+      await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 4))
+      // A block's meta as version 4 wrote it, and a retried row.
+      const meta = JSON.stringify({
+        ids: ['old-block'],
+        messageIds: ['m1'],
+        enqueuedAt: [5],
+        lengths: [body.length],
+      })
+      await client.query(
+        `INSERT INTO "${schema}".delivery_blocks (queue, count, first_at, last_at, ready_at, meta, bodies)
+         VALUES ('default', 1, 5, 5, 5, $1, $2)`,
+        [meta, body],
+      )
+      await client.query(
+        `INSERT INTO "${schema}".deliveries (queue, id, body, enqueued_at, next_attempt_at, attempts)
+         VALUES ('default', 'old-row', $1, 1, 1, 1)`,
+        [body],
+      )
+    } finally {
+      client.release()
+      await pool.end()
+    }
+    const store = makeStore(url, schema)
+    await store.open()
+    const claimed = await claimFlat(store, Q, { limit: 5, now: 10, leaseMs: 1, worker: 'w' })
+    expect(claimed.map((d) => [d.id, d.traceparent])).toEqual([
+      ['old-row', null],
+      ['old-block', null],
+    ])
   })
 
   it('refuses a database migrated by a newer plugin, with code future_schema', async () => {
@@ -209,6 +251,47 @@ describePostgres('PostgreSQL enqueue', (url) => {
     expect(claimed).toHaveLength(1)
     expect(claimed[0]?.deliveries).toHaveLength(1)
     expect(await store.nextDueAt(Q)).toBe(at + 1)
+  })
+
+  it("keeps traceparents in a block's meta only when one of its deliveries has one, and in rows", async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const [plain, nulled, traced, other] = deliveries(4) as [
+      NewDelivery,
+      NewDelivery,
+      NewDelivery,
+      NewDelivery,
+    ]
+    await store.enqueue(Q, [plain, { ...nulled, traceparent: null }])
+    await store.enqueue(Q, [{ ...traced, traceparent }, other])
+    const read = async (sql: string) => {
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        return (await client.query(sql)).rows
+      } finally {
+        await client.end()
+      }
+    }
+    const metas = await read(`SELECT meta FROM "${store.schema}".delivery_blocks ORDER BY seq`)
+    const [untraced, withOne] = metas.map((r) => JSON.parse(r.meta))
+    // The common case stores nothing more than before traceparents were kept.
+    expect(Object.keys(untraced)).toEqual(['ids', 'messageIds', 'enqueuedAt', 'lengths'])
+    expect(withOne.traceparents).toEqual([traceparent, null])
+    // Rescheduled, they leave their blocks as rows, with the traceparent in its own column.
+    const claimed = await store.claim(Q, { limit: 10, now: 10_000, leaseMs: 1_000, worker: 'w' })
+    for (const request of claimed) {
+      await store.retry(Q, request, { at: 20_000, attempts: 1, reason: 'timeout', status: null })
+    }
+    const rows = await read(
+      `SELECT id, traceparent FROM "${store.schema}".deliveries ORDER BY enqueued_at`,
+    )
+    expect(rows).toEqual([
+      { id: plain.id, traceparent: null },
+      { id: nulled.id, traceparent: null },
+      { id: traced.id, traceparent },
+      { id: other.id, traceparent: null },
+    ])
+    expect(await read(`SELECT seq FROM "${store.schema}".delivery_blocks`)).toEqual([])
   })
 
   it('is all or nothing: one row PostgreSQL refuses leaves none of the batch', async () => {

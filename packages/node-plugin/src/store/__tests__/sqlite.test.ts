@@ -1,14 +1,15 @@
 /** Runs the QueueStore contract against SQLite, plus what is SQLite-specific: files, migrations, processes sharing a file. */
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { fixtureDeliveries, T0 as UPGRADE_T0 } from '../../../test/upgrade/state.js'
 import { BLOCK_MAX } from '../blocks/block.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite/store.js'
-import type { ClaimedRequest } from '../types.js'
-import { byIds, claimFlat, membersOf } from './requests.js'
+import type { ClaimedRequest, NewDelivery } from '../types.js'
+import { byIds, type ClaimedDelivery, claimFlat, membersOf } from './requests.js'
 import { describeQueueStoreContract } from './store-contract.js'
 
 const dirs: string[] = []
@@ -21,13 +22,17 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-describeQueueStoreContract('sqlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'aw-contract-'))
-  return {
-    store: new SqliteQueueStore({ path: join(dir, 'queue.sqlite') }),
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  }
-})
+describeQueueStoreContract(
+  'sqlite',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aw-contract-'))
+    return {
+      store: new SqliteQueueStore({ path: join(dir, 'queue.sqlite') }),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    }
+  },
+  (store) => new SqliteQueueStore({ path: store.path }),
+)
 
 describe('SqliteQueueStore', () => {
   it('creates the file and its directory, in WAL mode, at the newest schema version', async () => {
@@ -37,7 +42,7 @@ describe('SqliteQueueStore', () => {
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('user_version', { simple: true })).toBe(4)
+    expect(db.pragma('user_version', { simple: true })).toBe(5)
     db.close()
   })
 
@@ -223,7 +228,7 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       [['b-4'], false, 1],
     ])
     expect(requests[5]).toMatchObject({ lastReason: 'http_5xx', lastStatus: 503, enqueuedAt: 1000 })
-    expect(requests[1]?.deliveries[0]).toEqual(items(5)[1])
+    expect(requests[1]?.deliveries[0]).toEqual({ ...items(5)[1], traceparent: null })
     await store.complete('q', [...requests.slice(0, 3), requests[4] as ClaimedRequest])
     expect(blockRows(path)).toEqual([{ count: 5, done: 4, lease_until: 62_000 }])
     const stats = await store.stats('q')
@@ -328,6 +333,63 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       ['b-0', 0, null],
     ])
     expect(claimed[0]?.body).toBe('{"type":"track","old":true}')
+    expect(claimed.map((d) => d.traceparent)).toEqual([null, null])
     await store.close()
+  })
+
+  it("keeps traceparents in a block's meta only when one of its deliveries has one, and in rows", async () => {
+    const [store] = await openStores(1)
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    await store.enqueue('q', [...items(2), { ...items(3)[2], traceparent: null }] as NewDelivery[])
+    const traced = items(2, 1001).map((d) => ({ ...d, id: `t-${d.id}` }))
+    await store.enqueue('q', [
+      { ...traced[0], traceparent } as NewDelivery,
+      traced[1] as NewDelivery,
+    ])
+    const metas = () => {
+      const db = new Database(store.path, { readonly: true })
+      const rows = db.prepare('SELECT meta FROM delivery_block_bodies ORDER BY seq').pluck().all()
+      db.close()
+      return (rows as string[]).map((meta) => JSON.parse(meta))
+    }
+    const [untraced, withOne] = metas()
+    // The common case stores nothing more than before traceparents were kept.
+    expect(Object.keys(untraced)).toEqual(['ids', 'messageIds', 'enqueuedAt', 'lengths'])
+    expect(withOne.traceparents).toEqual([traceparent, null])
+    // Rescheduled, they leave their blocks as rows, with the traceparent in its own column.
+    for (const request of await store.claim('q', { limit: 10, now: 2000, ...LEASE })) {
+      await store.retry('q', request, { at: 3000, attempts: 1, reason: 'timeout', status: null })
+    }
+    const db = new Database(store.path, { readonly: true })
+    const rows = db.prepare('SELECT id, traceparent FROM deliveries ORDER BY id').all()
+    db.close()
+    expect(rows).toEqual([
+      { id: 'b-0', traceparent: null },
+      { id: 'b-1', traceparent: null },
+      { id: 'b-2', traceparent: null },
+      { id: 't-b-0', traceparent },
+      { id: 't-b-1', traceparent: null },
+    ])
+    expect(metas()).toEqual([])
+    await store.close()
+  })
+
+  it('reads the blocks and rows an earlier release wrote (the upgrade fixture) with no traceparent', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    copyFileSync(join(import.meta.dirname, '../../../test/upgrade/release-0.sqlite'), path)
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    const claimed: ClaimedDelivery[] = []
+    for (const queue of ['default', 'retrying', 'leased']) {
+      claimed.push(
+        ...(await claimFlat(store, queue, { limit: 100, now: UPGRADE_T0 + 120_000, ...LEASE })),
+      )
+    }
+    await store.close()
+    const { waiting, retrying, leased } = fixtureDeliveries()
+    expect(claimed.map((d) => d.id).sort()).toEqual(
+      [...waiting, ...retrying, ...leased].map((d) => d.id).sort(),
+    )
+    expect(new Set(claimed.map((d) => d.traceparent))).toEqual(new Set([null]))
   })
 })

@@ -1,12 +1,21 @@
 /** The behaviour every QueueStore must have, as a reusable suite each store's test file runs against its own store. */
 
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ClaimedRequest, NewDelivery, QueueStore } from '../types.js'
 import { byIds, claimFlat, flatten, membersOf, requestOf } from './requests.js'
 
 /** Makes a fresh, empty store (not yet opened) and a way to throw it away. */
-export type StoreFactory = () => Promise<{ store: QueueStore; cleanup(): Promise<void> }>
+export type StoreFactory<S extends QueueStore = QueueStore> = () => Promise<{
+  store: S
+  cleanup(): Promise<void>
+}>
+
+/**
+ * Another store (not yet opened) on the queue `store` keeps, as a process
+ * started after a restart would open it: for stores whose queue outlives them.
+ */
+export type ReopenStore<S extends QueueStore> = (store: S) => QueueStore
 
 const T0 = 1_700_000_000_000
 const LEASE = { leaseMs: 30_000, worker: 'w1' }
@@ -24,19 +33,55 @@ function deliveries(count: number, enqueuedAt = T0): NewDelivery[] {
   return Array.from({ length: count }, (_, i) => delivery(i, enqueuedAt + i))
 }
 
+/** A fresh, well-formed W3C traceparent (sampled or not), as a tracer writes one. */
+function newTraceparent(): string {
+  const flags = ((randomBytes(1)[0] as number) & 1) === 1 ? '01' : '00'
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-${flags}`
+}
+
+/**
+ * `count` deliveries tracked in turn under a span, with no span (no
+ * `traceparent` at all), and with `traceparent: null`.
+ */
+function mixed(count: number, enqueuedAt = T0): NewDelivery[] {
+  return deliveries(count, enqueuedAt).map((d, i) => {
+    if (i % 3 === 0) return { ...d, traceparent: newTraceparent() }
+    return i % 3 === 1 ? d : { ...d, traceparent: null }
+  })
+}
+
+/** The traceparent each claimed delivery carries, by id. */
+function traceparentsOf(requests: readonly ClaimedRequest[]): Record<string, unknown> {
+  return Object.fromEntries(flatten(requests).map((d) => [d.id, d.traceparent]))
+}
+
+/** What a store must give back for each delivery, by id: its traceparent, or `null` when it had none. */
+function expectedTraceparents(items: readonly NewDelivery[]): Record<string, string | null> {
+  return Object.fromEntries(items.map((d) => [d.id, d.traceparent ?? null]))
+}
+
 /**
  * Registers the QueueStore contract for a store. Every store implementation
- * runs it from its own test file.
+ * runs it from its own test file. With `reopen` (a durable store), what
+ * must survive a restart is tested too.
  *
  * @example
- * describeQueueStoreContract('sqlite', async () => {
- *   const dir = mkdtempSync(join(tmpdir(), 'q-'))
- *   return { store: new SqliteQueueStore({ path: join(dir, 'q.sqlite') }), cleanup: async () => rmSync(dir, { recursive: true }) }
- * })
+ * describeQueueStoreContract(
+ *   'sqlite',
+ *   async () => {
+ *     const dir = mkdtempSync(join(tmpdir(), 'q-'))
+ *     return { store: new SqliteQueueStore({ path: join(dir, 'q.sqlite') }), cleanup: async () => rmSync(dir, { recursive: true }) }
+ *   },
+ *   (store) => new SqliteQueueStore({ path: store.path }),
+ * )
  */
-export function describeQueueStoreContract(name: string, makeStore: StoreFactory): void {
+export function describeQueueStoreContract<S extends QueueStore>(
+  name: string,
+  makeStore: StoreFactory<S>,
+  reopen?: ReopenStore<S>,
+): void {
   describe(`QueueStore contract: ${name}`, () => {
-    let store: QueueStore
+    let store: S
     let cleanup: () => Promise<void>
 
     beforeEach(async () => {
@@ -604,6 +649,237 @@ export function describeQueueStoreContract(name: string, makeStore: StoreFactory
         expect((await store.stats('b')).inFlight + (await store.stats('b')).queued).toBe(3)
         expect(await store.wake('a', T0)).toBe(0)
       })
+    })
+
+    describe('traceparent', () => {
+      const failed = { attempts: 1, reason: 'http_5xx' as const, status: 503 }
+
+      it.each([1, 3])(
+        'gives back each delivery its traceparent, or null, with and without one in one call and across calls (batchSize %i)',
+        async (batchSize) => {
+          const first = mixed(5)
+          const second = mixed(4, T0 + 10)
+          // Every one already as stored (a traceparent or null): a store may hand these back as is.
+          const third = [
+            { ...delivery(20, T0 + 20), traceparent: null },
+            { ...delivery(21, T0 + 21), traceparent: newTraceparent() },
+          ]
+          await store.enqueue('q', first)
+          await store.enqueue('q', second)
+          await store.enqueue('q', third)
+          const claimed = await store.claim('q', { limit: 20, now: T0 + 100, ...LEASE, batchSize })
+          expect(claimed.map((r) => r.batch)).toEqual(
+            batchSize === 1 ? Array(11).fill(false) : [true, true, true, true],
+          )
+          expect(traceparentsOf(claimed)).toEqual(
+            expectedTraceparents([...first, ...second, ...third]),
+          )
+        },
+      )
+
+      it('keeps them through a retry (sent alone and as a batch) and the claims after it', async () => {
+        const items = mixed(5)
+        await store.enqueue('q', items)
+        const claimed = await store.claim('q', { limit: 5, now: T0 + 10, ...LEASE, batchSize: 3 })
+        expect(membersOf(claimed)).toHaveLength(2)
+        await store.retry('q', claimed[0] as ClaimedRequest, {
+          ...failed,
+          at: T0 + 1000,
+          requestId: 'batch-1',
+        })
+        await store.retry('q', claimed[1] as ClaimedRequest, { ...failed, at: T0 + 1000 })
+        const again = await store.claim('q', { limit: 5, now: T0 + 1000, ...LEASE })
+        // The batch as one request again; the other two, retried as sent alone, one each.
+        expect(membersOf(again).map((ids) => ids.length)).toEqual([3, 1, 1])
+        expect(again.map((r) => r.attempts)).toEqual([1, 1, 1])
+        expect(traceparentsOf(again)).toEqual(expectedTraceparents(items))
+        // A second failure reschedules the rows the first one made.
+        for (const [i, request] of again.entries()) {
+          const requestId = request.batch ? `batch-${i}` : null
+          await store.retry('q', request, { ...failed, attempts: 2, at: T0 + 2000, requestId })
+        }
+        const third = await store.claim('q', { limit: 5, now: T0 + 2000, ...LEASE })
+        expect(membersOf(third).map((ids) => ids.length)).toEqual([3, 1, 1])
+        expect(third.map((r) => r.attempts)).toEqual([2, 2, 2])
+        expect(traceparentsOf(third)).toEqual(expectedTraceparents(items))
+      })
+
+      it('keeps them through a release, in parts and whole, and the claims after it', async () => {
+        const items = mixed(6)
+        await store.enqueue('q', items)
+        const claimed = await store.claim('q', { limit: 6, now: T0 + 10, ...LEASE, batchSize: 2 })
+        expect(claimed).toHaveLength(3)
+        await store.release('q', claimed.slice(0, 1))
+        await store.release('q', claimed.slice(1))
+        const again = await store.claim('q', { limit: 6, now: T0 + 10, ...LEASE })
+        expect(traceparentsOf(again)).toEqual(expectedTraceparents(items))
+        // Rows given back (after a retry) keep theirs too.
+        for (const request of again) await store.retry('q', request, { ...failed, at: T0 + 20 })
+        await store.release('q', await store.claim('q', { limit: 6, now: T0 + 20, ...LEASE }))
+        const third = await store.claim('q', { limit: 6, now: T0 + 20, ...LEASE })
+        expect(traceparentsOf(third)).toEqual(expectedTraceparents(items))
+      })
+
+      it('keeps them when another worker takes over an expired lease, of never-attempted and retried deliveries', async () => {
+        const retried = mixed(3)
+        await store.enqueue('q', retried)
+        const [request] = await store.claim('q', { limit: 3, now: T0 + 2, ...LEASE, batchSize: 3 })
+        expect(request?.deliveries).toHaveLength(3)
+        await store.retry('q', request as ClaimedRequest, {
+          ...failed,
+          at: T0 + 10,
+          requestId: 'r-1',
+        })
+        const fresh = mixed(4, T0 + 5)
+        await store.enqueue('q', fresh)
+        const dying = { leaseMs: 1000, worker: 'dies' }
+        expect(
+          flatten(await store.claim('q', { limit: 10, now: T0 + 10, ...dying, batchSize: 3 })),
+        ).toHaveLength(7)
+        const taken = await store.claim('q', {
+          limit: 10,
+          now: T0 + 1010,
+          leaseMs: 1000,
+          worker: 'takes-over',
+          batchSize: 3,
+        })
+        expect(traceparentsOf(taken)).toEqual(expectedTraceparents([...retried, ...fresh]))
+      })
+
+      it('keeps them when a claim smaller than the enqueue call takes part of it', async () => {
+        const items = mixed(7)
+        await store.enqueue('q', items)
+        const part = await store.claim('q', { limit: 2, now: T0 + 10, ...LEASE })
+        expect(traceparentsOf(part)).toEqual(expectedTraceparents(items.slice(0, 2)))
+        const rest = await store.claim('q', { limit: 10, now: T0 + 10, ...LEASE, batchSize: 3 })
+        expect(traceparentsOf(rest)).toEqual(expectedTraceparents(items.slice(2)))
+        await store.release('q', [...part, ...rest])
+        const again = await store.claim('q', { limit: 10, now: T0 + 10, ...LEASE })
+        expect(traceparentsOf(again)).toEqual(expectedTraceparents(items))
+      })
+
+      it('keeps them when a delivery never claimed here is acted on by id (only its id named)', async () => {
+        const items = mixed(6)
+        await store.enqueue('q', items)
+        const id = (i: number) => items[i]?.id as string
+        await store.retry('q', byIds(id(3)), { ...failed, at: T0 + 10 })
+        await store.release('q', [byIds(id(0), id(4))])
+        const claimed = await store.claim('q', { limit: 10, now: T0 + 10, ...LEASE })
+        expect(traceparentsOf(claimed)).toEqual(expectedTraceparents(items))
+        expect(flatten(claimed).find((d) => d.id === id(3))?.attempts).toBe(1)
+      })
+
+      it('keeps them in the halves of a batch the worker split after a 413', async () => {
+        const items = mixed(6)
+        await store.enqueue('q', items)
+        const [request] = await store.claim('q', { limit: 6, now: T0 + 10, ...LEASE, batchSize: 6 })
+        const half = (from: number, to: number): ClaimedRequest => ({
+          ...(request as ClaimedRequest),
+          deliveries: request?.deliveries.slice(from, to) ?? [],
+        })
+        await store.retry('q', half(0, 3), { ...failed, at: T0 + 20, requestId: 'left' })
+        await store.release('q', [half(3, 6)])
+        const again = await store.claim('q', { limit: 10, now: T0 + 20, ...LEASE })
+        expect(membersOf(again).map((ids) => ids.length)).toEqual([3, 3])
+        expect(traceparentsOf(again)).toEqual(expectedTraceparents(items))
+      })
+
+      it('stores a value that is not a well-formed traceparent as null, without failing the others', async () => {
+        const valid = newTraceparent()
+        const malformed: unknown[] = [
+          valid.toUpperCase(),
+          valid.slice(0, -1),
+          ` ${valid}`,
+          `${valid}\n`,
+          valid.replaceAll('-', '_'),
+          `ff${valid.slice(2)}x`,
+          '',
+          'not a traceparent',
+          42,
+          { traceparent: valid },
+          [valid],
+        ]
+        const items = [
+          { ...delivery(0), traceparent: valid },
+          ...malformed.map((traceparent, i) => ({
+            ...delivery(i + 1, T0 + i + 1),
+            traceparent: traceparent as string,
+          })),
+        ]
+        await store.enqueue('q', items)
+        const claimed = await store.claim('q', { limit: 20, now: T0 + 100, ...LEASE })
+        const stored = { ...expectedTraceparents(items.map((d) => ({ ...d, traceparent: null }))) }
+        stored[items[0]?.id as string] = valid
+        expect(traceparentsOf(claimed)).toEqual(stored)
+        // And as rows, after a retry.
+        for (const request of claimed) await store.retry('q', request, { ...failed, at: T0 + 200 })
+        expect(
+          traceparentsOf(await store.claim('q', { limit: 20, now: T0 + 200, ...LEASE })),
+        ).toEqual(stored)
+      })
+
+      it('keeps none in dead letters: a replayed delivery has none', async () => {
+        const [item] = mixed(1)
+        await store.enqueue('q', [item as NewDelivery])
+        expect(item?.traceparent).toEqual(expect.any(String))
+        await store.kill('q', [requestOf(item as NewDelivery)], {
+          now: T0,
+          attempts: 1,
+          reason: 'http_4xx',
+          status: 400,
+          detail: null,
+        })
+        const [letter] = await store.listDead({ queue: 'q' })
+        expect(letter && 'traceparent' in letter).toBe(false)
+        await store.replayDead({ all: true }, { now: T0 + 10 })
+        const replayed = await store.claim('q', { limit: 1, now: T0 + 10, ...LEASE })
+        expect(traceparentsOf(replayed)).toEqual({ [item?.id as string]: null })
+      })
+
+      if (reopen) {
+        const reopenStore = reopen
+        it('keeps them across a restart: waiting, leased by a worker that died, and retried', async () => {
+          const retried = mixed(3)
+          await store.enqueue('q', retried)
+          const [request] = await store.claim('q', {
+            limit: 3,
+            now: T0 + 2,
+            ...LEASE,
+            batchSize: 3,
+          })
+          expect(request?.deliveries).toHaveLength(3)
+          await store.retry('q', request as ClaimedRequest, {
+            ...failed,
+            at: T0 + 5000,
+            requestId: 'r-1',
+          })
+          const leased = mixed(4, T0 + 10)
+          await store.enqueue('q', leased)
+          const dying = { leaseMs: 1000, worker: 'dies' }
+          expect(
+            flatten(await store.claim('q', { limit: 4, now: T0 + 20, ...dying })),
+          ).toHaveLength(4)
+          const waiting = mixed(5, T0 + 30)
+          await store.enqueue('q', waiting)
+          await store.close()
+          const next = reopenStore(store)
+          await next.open()
+          try {
+            const claimed = await next.claim('q', {
+              limit: 20,
+              now: T0 + 5000,
+              leaseMs: 1000,
+              worker: 'after-restart',
+              batchSize: 3,
+            })
+            expect(traceparentsOf(claimed)).toEqual(
+              expectedTraceparents([...retried, ...leased, ...waiting]),
+            )
+          } finally {
+            await next.close()
+          }
+        })
+      }
     })
 
     describe('subscribe', () => {

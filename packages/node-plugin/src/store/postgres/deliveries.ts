@@ -22,6 +22,7 @@ interface DeliveryRow {
   last_status: number | null
   request_id: string | null
   request_pos: number | null
+  traceparent: string | null
 }
 
 /**
@@ -116,7 +117,7 @@ export class PostgresDeliveries {
        SET lease_owner = $4, lease_expires_at = $5
        FROM claimed WHERE d.queue = $1 AND d.id = claimed.id
        RETURNING d.queue, d.id, d.seq, d.body, d.message_id, d.enqueued_at, d.next_attempt_at,
-                 d.attempts, d.last_reason, d.last_status, d.request_id, d.request_pos`,
+                 d.attempts, d.last_reason, d.last_status, d.request_id, d.request_pos, d.traceparent`,
       [queue, options.now, options.limit, options.worker, options.now + options.leaseMs],
       client,
     )
@@ -293,5 +294,6 @@ function toStoredDelivery(r: DeliveryRow): StoredDelivery {
     lastStatus: r.last_status,
     requestId: r.request_id,
     requestPosition: r.request_pos,
+    traceparent: r.traceparent,
   }
 }

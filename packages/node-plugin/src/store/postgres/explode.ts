@@ -76,6 +76,7 @@ export async function explodeBlocks(
     until: [] as (number | null)[],
     request: [] as (string | null)[],
     position: [] as (number | null)[],
+    traceparent: [] as (string | null)[],
   }
   for (const group of groups.values()) {
     for (const request of requestsOf(group.blocks)) {
@@ -100,17 +101,19 @@ export async function explodeBlocks(
         columns.until.push(lease.until)
         columns.request.push(id)
         columns.position.push(id === null ? null : position)
+        columns.traceparent.push(d.traceparent ?? null)
       })
     }
   }
   if (columns.id.length > 0) {
     await client.query(
       `INSERT INTO ${s}.deliveries (queue, id, body, message_id, enqueued_at, next_attempt_at,
-                                    lease_owner, lease_expires_at, request_id, request_pos)
-       SELECT t.queue, t.id, t.body, t.message_id, t.at, t.at, t.owner, t.until, t.request, t.pos
+                                    lease_owner, lease_expires_at, request_id, request_pos, traceparent)
+       SELECT t.queue, t.id, t.body, t.message_id, t.at, t.at, t.owner, t.until, t.request, t.pos,
+              t.traceparent
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                   $7::bigint[], $8::text[], $9::int[])
-         AS t(queue, id, body, message_id, at, owner, until, request, pos)
+                   $7::bigint[], $8::text[], $9::int[], $10::text[])
+         AS t(queue, id, body, message_id, at, owner, until, request, pos, traceparent)
        ON CONFLICT (queue, id) DO NOTHING`,
       [
         columns.queue,
@@ -122,6 +125,7 @@ export async function explodeBlocks(
         columns.until,
         columns.request,
         columns.position,
+        columns.traceparent,
       ],
     )
   }

@@ -130,10 +130,12 @@ function outcomeSql(
     ]
   }
   const deliveries = moved.map((m) => m.block.deliveries[m.index] as NewDelivery)
+  // A kill leaves `traceparent` out: dead letters keep none (see DeadLetter).
   const columns = `unnest(${seqs}::bigint[], ${p.add(deliveries.map((d) => d.id))}::text[],
            ${p.add(deliveries.map((d) => d.body))}::text[], ${p.add(deliveries.map((d) => d.messageId))}::text[],
-           ${p.add(deliveries.map((d) => d.enqueuedAt))}::bigint[], ${p.add(moved.map((m) => m.position))}::int[])
-         WITH ORDINALITY AS x(seq, id, body, message_id, enqueued_at, pos, o)`
+           ${p.add(deliveries.map((d) => d.enqueuedAt))}::bigint[], ${p.add(moved.map((m) => m.position))}::int[],
+           ${p.add(deliveries.map((d) => d.traceparent ?? null))}::text[])
+         WITH ORDINALITY AS x(seq, id, body, message_id, enqueued_at, pos, traceparent, o)`
   if (outcome.kind === 'kill') {
     const { attempts, now, reason, status, detail } = outcome.update
     return [
@@ -156,10 +158,10 @@ function outcomeSql(
     `retried AS (
        INSERT INTO ${s}.deliveries AS d
          (queue, id, body, message_id, enqueued_at, next_attempt_at, attempts, last_reason, last_status,
-          request_id, request_pos)
+          request_id, request_pos, traceparent)
        SELECT ${q}, x.id, x.body, x.message_id, x.enqueued_at, ${p.add(at)}, ${p.add(attempts)},
               ${p.add(reason)}, ${p.add(status)}::int, ${request}::text,
-              CASE WHEN ${request}::text IS NULL THEN NULL ELSE x.pos END
+              CASE WHEN ${request}::text IS NULL THEN NULL ELSE x.pos END, x.traceparent
        FROM ${columns} WHERE x.seq IN (SELECT seq FROM ours) ORDER BY x.o
        ON CONFLICT (queue, id) DO UPDATE SET
          next_attempt_at = excluded.next_attempt_at, attempts = excluded.attempts,

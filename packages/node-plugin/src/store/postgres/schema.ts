@@ -115,6 +115,15 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         WHERE lease_group IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'keep the W3C traceparent each delivery was tracked under',
+    sql: (s) => `
+      -- NULL: none. Rows only: a block keeps its deliveries' in its meta (see block.ts), and only
+      -- when one of them has one. A nullable column with no default rewrites no existing row.
+      ALTER TABLE ${s}.deliveries ADD COLUMN traceparent TEXT;
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -1,12 +1,14 @@
 /** The SQLite queue's blocks: packing enqueued deliveries into them, leasing and cutting them into requests, and writing their outcomes back. */
 
 import {
+  asStored,
   BLOCK_MAX,
   type BlockClaim,
   type BlockPlan,
   type BlockRange,
   HeldBlock,
   HeldGroup,
+  type PackedBlock,
   packBlock,
   unpackBlock,
 } from '../blocks/block.js'
@@ -72,8 +74,11 @@ export class SqliteBlocks {
         return Number(lastInsertRowid)
       }),
     )
+    // Nothing is kept while off: skip asStored, which may copy every delivery.
+    if (!this.fresh.keeping) return
     for (let i = 0; i < seqs.length; i++) {
-      this.fresh.keep(seqs[i] as number, { queue, deliveries: chunks[i] as readonly NewDelivery[] })
+      const deliveries = asStored(chunks[i] as readonly NewDelivery[], blocks[i] as PackedBlock)
+      this.fresh.keep(seqs[i] as number, { queue, deliveries })
     }
   }
 

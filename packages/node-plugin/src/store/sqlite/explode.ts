@@ -72,8 +72,9 @@ export function explode(
     rows.set(stand, { leaseUntil: block.lease_until, worker: block.worker })
   }
   const insert = sql.statement(
-    `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker, request_id, request_pos)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, due_at, ready_at, lease_until, worker,
+     request_id, request_pos, traceparent)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
   const insertBody = sql.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
   for (const request of requestsOf(stands.blocks)) {
@@ -102,6 +103,7 @@ export function explode(
           worker,
           id,
           id === null ? null : position,
+          d.traceparent ?? null,
         )
         if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
         position++

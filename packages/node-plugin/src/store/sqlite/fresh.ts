@@ -31,6 +31,11 @@ export class FreshBlocks {
   /** Off from an eviction (the worker is behind) until a claim finds nothing more due (it caught up). */
   private on = true
 
+  /** Whether {@link keep} keeps anything now (off while the worker is behind). */
+  get keeping(): boolean {
+    return this.on
+  }
+
   /** Keeps a block just enqueued, unless off; past {@link FRESH_MAX} deliveries, drops them all and turns off. */
   keep(seq: number, block: FreshBlock): void {
     if (!this.on) return

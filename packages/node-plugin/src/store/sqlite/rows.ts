@@ -20,6 +20,7 @@ interface DeliveryRow {
   last_status: number | null
   request_id: string | null
   request_pos: number | null
+  traceparent: string | null
 }
 
 /**
@@ -65,7 +66,8 @@ export class SqliteRows {
        WHERE seq IN (SELECT seq FROM due)
           OR (queue = ? AND +ready_at <= ?
               AND request_id IN (SELECT request_id FROM due WHERE request_id IS NOT NULL))
-       RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status, request_id, request_pos`,
+       RETURNING seq, id, message_id, enqueued_at, attempts, due_at, last_reason, last_status, request_id, request_pos,
+                 traceparent`,
     )
     // One statement for every body, in the order of the JSON array of seqs (no per-row round trip).
     const bodiesOf = this.sql
@@ -135,8 +137,9 @@ export class SqliteRows {
     // A delivery leaving its block becomes a row with its new schedule.
     const insert = this.sql.statement(
       `INSERT OR IGNORE INTO deliveries (queue, id, message_id, enqueued_at, attempts, due_at, ready_at,
-       last_reason, last_status, request_id, request_pos)
-       VALUES (@queue, @id, @messageId, @enqueuedAt, @attempts, @at, @at, @reason, @status, @request, @position)`,
+       last_reason, last_status, request_id, request_pos, traceparent)
+       VALUES (@queue, @id, @messageId, @enqueuedAt, @attempts, @at, @at, @reason, @status, @request, @position,
+       @traceparent)`,
     )
     const insertBody = this.sql.statement('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)')
     const { attempts, at, reason, status } = update
@@ -161,6 +164,7 @@ export class SqliteRows {
           messageId: d.messageId,
           enqueuedAt: d.enqueuedAt,
           position: position(d.id),
+          traceparent: d.traceparent ?? null,
         })
         if (row.changes > 0) insertBody.run(row.lastInsertRowid, d.body)
         changed++
@@ -237,5 +241,6 @@ function toStoredDelivery(queue: string, row: DeliveryRow, body: string): Stored
     lastStatus: row.last_status,
     requestId: row.request_id,
     requestPosition: row.request_pos,
+    traceparent: row.traceparent,
   }
 }

@@ -79,6 +79,10 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE delivery_blocks ADD COLUMN plan TEXT;
    ALTER TABLE delivery_blocks ADD COLUMN gone TEXT;
    CREATE INDEX delivery_blocks_group ON delivery_blocks (lease_group) WHERE lease_group IS NOT NULL;`,
+  // The W3C traceparent a delivery was tracked under (NULL: none), so its attempts link to that
+  // trace in whichever process sends them. Rows only: a block keeps its deliveries' in its meta
+  // (see block.ts), and only when one of them has one. Adding a nullable column rewrites nothing.
+  `ALTER TABLE deliveries ADD COLUMN traceparent TEXT;`,
 ]
 
 /**
