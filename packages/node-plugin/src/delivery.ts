@@ -16,6 +16,7 @@ import { storeFailure } from './errors.js'
 import { attempt, type Target, toTarget } from './http.js'
 import type { ClaimedRequest } from './store/types.js'
 import { RequestSupply, type SupplyConfig } from './supply.js'
+import type { Telemetry } from './telemetry/index.js'
 import { Wakeup } from './wakeup.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
@@ -28,6 +29,8 @@ export interface DeliveryWorkerConfig extends SupplyConfig {
   readonly backoff: DestinationBackoff
   /** The `maxRequestsPerSecond` option's pacing, when it is set. */
   readonly rate?: RequestRate | undefined
+  /** Spans and metrics, when an OpenTelemetry SDK is registered; `undefined` measures nothing. */
+  readonly telemetry?: Telemetry | undefined
 }
 
 /**
@@ -71,7 +74,7 @@ export class DeliveryWorker {
     this.baseHeaders = {
       'user-agent': USER_AGENT,
       'content-type': 'application/json',
-      ...config.settings.headers,
+      ...withoutTraceparent(config.settings.headers, config.telemetry?.sendsTraceparent === true),
     }
   }
 
@@ -206,12 +209,22 @@ export class DeliveryWorker {
       timestamp: Math.floor(now() / 1000),
     })
     const headers = { ...this.baseHeaders, ...signatures }
-    const hit = (target: Target) =>
-      attempt(dispatcher, target, settings.method, headers, unit.body.json, settings.timeoutMs, now)
+    const { telemetry } = this.config
+    const { method, timeoutMs } = settings
+    const json = unit.body.json
+    const hit: (target: Target, index: number) => Promise<AttemptResult> =
+      telemetry === undefined
+        ? (target) => attempt(dispatcher, target, method, headers, json, timeoutMs, now)
+        : (target, index) =>
+            telemetry.attempt(index, unit.request, headers, (sent, seen) =>
+              attempt(dispatcher, target, method, sent, json, timeoutMs, now, seen),
+            )
     // One URL (the common case) skips the Promise.all and the array it maps.
     const targets = this.targets
     const results: AttemptResult[] =
-      targets.length === 1 ? [await hit(targets[0] as Target)] : await Promise.all(targets.map(hit))
+      targets.length === 1
+        ? [await hit(targets[0] as Target, 0)]
+        : await Promise.all(targets.map(hit))
     const outcome = fanOutOutcome(results)
     const wasDown = backoff.isDown
     // A Retry-After pauses the whole queue, not only this request (see DestinationBackoff).
@@ -254,6 +267,7 @@ export class DeliveryWorker {
   private async delivered(unit: Unit, outcome: Outcome, wasDown: boolean): Promise<void> {
     const { request } = unit
     this.completions.add(request)
+    this.config.telemetry?.delivered(request)
     const { events } = this.config
     if (events.has('delivered')) {
       events.emit('delivered', {
@@ -303,6 +317,7 @@ export class DeliveryWorker {
       status: outcome.status ?? null,
       requestId: unit.body.isBatch ? unitId(unit) : null,
     })
+    this.config.telemetry?.retried(request.deliveries.length, outcome.reason)
     if (events.has('retry')) {
       events.emit('retry', {
         ids: request.deliveries.map((d) => d.id),
@@ -335,6 +350,7 @@ export class DeliveryWorker {
     })
     const ids: string[] = []
     for (const request of requests) for (const d of request.deliveries) ids.push(d.id)
+    this.config.telemetry?.dead(ids.length, death.reason)
     events.emit('dead', {
       ids,
       reason: death.reason,
@@ -343,6 +359,20 @@ export class DeliveryWorker {
       detail: death.detail,
     })
   }
+}
+
+/**
+ * The user's headers without any `traceparent` (in any case) when the plugin
+ * sends its own: the receiver would get two, which Node and others join into one invalid value.
+ */
+function withoutTraceparent(
+  headers: Readonly<Record<string, string>>,
+  sendsTraceparent: boolean,
+): Readonly<Record<string, string>> {
+  if (!sendsTraceparent) return headers
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'traceparent'),
+  )
 }
 
 /** A short, secret-free summary of every URL's result: URLs are named by index, never printed. */

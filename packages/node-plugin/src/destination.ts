@@ -25,7 +25,8 @@ import { deliveryId } from './id.js'
 import { invalidEventDetail } from './invalid-event.js'
 import type { DestinationOptions } from './options.js'
 import { resolveStore, type StoreChoice } from './store/index.js'
-import type { QueueStats, QueueStore } from './store/types.js'
+import type { NewDelivery, QueueStats, QueueStore } from './store/types.js'
+import { loadTelemetry, type Telemetry } from './telemetry/index.js'
 
 /** Queues in use in this process, by storage, so two plugins cannot consume one queue by accident. */
 const queuesInUse = new Map<string | object, Set<string>>()
@@ -82,6 +83,14 @@ export class WebhookDestination {
   private loaded = false
   /** Events skipped by the `events` setting or `transform` (see {@link PluginStats.filtered}). */
   private filtered = 0
+  /** Whether an OpenTelemetry SDK is there to measure into, decided once when the worker starts. */
+  private deciding: Promise<Telemetry | undefined> | undefined
+  /** Whether {@link deciding} has resolved. */
+  private decided = false
+  /** The decision's result: `undefined` (the common case) measures nothing and costs nothing per event. */
+  private telemetry: Telemetry | undefined
+  /** The analytics-node instance that loaded the plugin, whose tracked events' traces telemetry records. */
+  private analytics: unknown
 
   /**
    * Resolves the store option, reserves the queue (throws `queue_in_use` if taken) and opens
@@ -136,8 +145,16 @@ export class WebhookDestination {
       return ctx
     }
     if (body === null) return ctx
+    // analytics-node does not wait for a destination's load: the first events can come before the
+    // decision (a few ms). Waiting keeps the hook's context, which is the tracking call's (see TrackedTraces).
+    if (!this.decided && this.deciding !== undefined) await this.deciding
     try {
-      await this.commits.add({ id: deliveryId(), body, messageId, enqueuedAt: this.now() })
+      await this.commits.add(
+        traced(
+          { id: deliveryId(), body, messageId, enqueuedAt: this.now() },
+          this.telemetry?.traceparentOf(ctx),
+        ),
+      )
     } catch (error) {
       const reason = new WebhookPluginError(
         'commit_failed',
@@ -167,9 +184,16 @@ export class WebhookDestination {
    * analytics-node drops a destination whose load fails, and every later
    * event would then never reach this plugin. Hooks fail (`commit_failed`)
    * until a commit finds the store open, which also starts the worker.
+   * `analytics` is the instance the plugin is registered on: with an
+   * OpenTelemetry SDK, the trace each of its events is tracked in is kept
+   * with the event.
    */
-  async load(): Promise<void> {
+  async load(analytics?: unknown): Promise<void> {
     this.loaded = true
+    this.analytics = analytics
+    // Started before anything is awaited: hooks may run before load resolves (see enqueue).
+    void this.decideTelemetry()
+    this.telemetry?.watch(analytics) // when a delete() started the worker before analytics-node loaded the plugin
     try {
       await this.startWorker()
     } catch (error) {
@@ -203,7 +227,13 @@ export class WebhookDestination {
       return this.deadLetterInvalid(payload, null, error)
     }
     if (body === null) return
-    await this.commits.add({ id: deliveryId(), body, messageId: null, enqueuedAt: this.now() })
+    const telemetry = this.decided ? this.telemetry : await this.decideTelemetry()
+    await this.commits.add(
+      traced(
+        { id: deliveryId(), body, messageId: null, enqueuedAt: this.now() },
+        telemetry?.activeTraceparent(),
+      ),
+    )
     void this.startWorker().catch((error) => this.events.emit('error', asError(error)))
   }
 
@@ -236,6 +266,8 @@ export class WebhookDestination {
     this.closed = true
     await this.commits.flush().catch(() => undefined)
     await this.worker?.stop()
+    const telemetry = await this.deciding
+    telemetry?.close() // before the store closes: the queue-depth gauge reads it
     await (await this.stopWakeups)?.().catch(() => undefined)
     if (this.opening) {
       const store = await this.opening.catch(() => undefined)
@@ -285,6 +317,7 @@ export class WebhookDestination {
 
   private async startWorker(): Promise<DeliveryWorker> {
     const store = await this.storeReady()
+    const telemetry = await this.decideTelemetry()
     if (!this.worker) {
       const { settings, queue, options, events } = this
       this.worker = new DeliveryWorker({
@@ -306,6 +339,7 @@ export class WebhookDestination {
             ? undefined
             : new RequestRate(options.maxRequestsPerSecond),
         events,
+        telemetry,
       })
       // Commits in other processes wake this worker (PostgreSQL LISTEN/NOTIFY) rather than it
       // polling; without them (SQLite, or if listening fails) it still looks every pollIntervalMs.
@@ -318,6 +352,24 @@ export class WebhookDestination {
     }
     if (!this.closed) this.worker.start()
     return this.worker
+  }
+
+  /** Loads telemetry once (see `loadTelemetry`), and starts recording the traces of the events `analytics` tracks. */
+  private decideTelemetry(): Promise<Telemetry | undefined> {
+    this.deciding ??= loadTelemetry({
+      webhooks: this.settings.webhooks,
+      method: this.settings.method,
+      queue: this.queue,
+      stats: async () => (await this.storeReady()).stats(this.queue),
+      sendTraceparent: this.options.sendTraceparent === true,
+      now: this.now,
+    }).then((telemetry) => {
+      telemetry?.watch(this.analytics)
+      this.telemetry = telemetry
+      this.decided = true
+      return telemetry
+    })
+    return this.deciding
   }
 
   /** Dead-letters an event that cannot be encoded (or that `transform` failed on), without a body: nothing here was ever signed, and nothing must be by a later replay. */
@@ -341,6 +393,7 @@ export class WebhookDestination {
         lastStatus: null,
         detail,
       })
+      this.telemetry?.dead(1, 'invalid_payload')
       this.events.emit('dead', {
         ids: [id],
         reason: 'invalid_payload',
@@ -366,6 +419,14 @@ function reserveQueue(key: string | object, queue: string): Set<string> {
   inUse.add(queue)
   queuesInUse.set(key, inUse)
   return inUse
+}
+
+/**
+ * A delivery with the trace it was tracked in, when there was one. Without
+ * one the object is left as it was: no field for the store to write.
+ */
+function traced(delivery: NewDelivery, traceparent: string | undefined): NewDelivery {
+  return traceparent === undefined ? delivery : { ...delivery, traceparent }
 }
 
 function closedError(): WebhookPluginError {

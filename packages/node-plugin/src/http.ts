@@ -38,6 +38,16 @@ export function createDispatcher(connectionsPerOrigin: number): Dispatcher {
   })
 }
 
+/**
+ * What an attempt saw of the response, for telemetry: its status code, set as
+ * soon as the headers arrive, so an exchange that fails while reading the
+ * body still reports the status (the HTTP conventions record it whenever one
+ * was received). The result alone does not carry it then.
+ */
+export interface ResponseSeen {
+  status: number | undefined
+}
+
 const TIMED_OUT: AttemptResult = Object.freeze({ verdict: 'retry', reason: 'timeout' })
 
 /**
@@ -47,6 +57,7 @@ const TIMED_OUT: AttemptResult = Object.freeze({ verdict: 'retry', reason: 'time
  * undici refuses to build (a header it will not send) is `invalid_request`
  * with undici's message as `detail`, before anything is sent. The timeout
  * covers connecting, sending, the response headers and reading the body.
+ * `seen`, when given, gets the response's status code (see {@link ResponseSeen}).
  *
  * @example
  * const result = await attempt(dispatcher, toTarget(url), 'POST', headers, body, 5000)
@@ -60,6 +71,7 @@ export async function attempt(
   body: string,
   timeoutMs: number,
   now: () => number = Date.now,
+  seen?: ResponseSeen,
 ): Promise<AttemptResult> {
   // Covers connecting, sending, the response headers and the body; shared by the requests of a few ms.
   const deadline = deadlinesFor(timeoutMs).current()
@@ -72,6 +84,7 @@ export async function attempt(
       body,
       signal: deadline,
     })
+    if (seen !== undefined) seen.status = response.statusCode
     await response.body.dump()
     if (deadline.aborted) return TIMED_OUT
     const retryAfter = response.headers['retry-after']

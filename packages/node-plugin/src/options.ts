@@ -48,6 +48,14 @@ export interface WebhookPluginOptions {
    * after the `events` setting's filter. Default: none.
    */
   transform?: Transform
+  /**
+   * Sends each attempt's span context to the receiver as a W3C `traceparent`
+   * header, so its own spans join the attempt's trace (a `traceparent` among
+   * `headers` is then replaced). Only with an OpenTelemetry SDK registered
+   * (see docs/telemetry.md); without one there is no span and no header.
+   * Default `false`: receivers see no tracing header.
+   */
+  sendTraceparent?: boolean
   /** An undici dispatcher to send with (proxies, custom CAs, tests). Default: a keep-alive `Agent`, TLS verified. */
   dispatcher?: Dispatcher
   /** The clock, in ms since the epoch. Default `Date.now`; replace it in tests. */
@@ -80,6 +88,7 @@ const OPTION_NAMES: readonly string[] = Object.keys({
   backoff: 0,
   maxRequestsPerSecond: 0,
   transform: 0,
+  sendTraceparent: 0,
   dispatcher: 0,
   now: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
@@ -183,6 +192,12 @@ export function destinationOptions(
     throw new WebhookPluginError(
       'invalid_option',
       'Invalid option transform: must be a function (payload) => payload or null',
+    )
+  }
+  if (options.sendTraceparent !== undefined && typeof options.sendTraceparent !== 'boolean') {
+    throw new WebhookPluginError(
+      'invalid_option',
+      `Invalid option sendTraceparent: must be true or false, got ${String(options.sendTraceparent)}`,
     )
   }
   const now = options.now ?? Date.now

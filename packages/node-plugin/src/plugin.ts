@@ -68,7 +68,7 @@ export function webhookPlugin(
     settings,
     queue: destination.queue,
     isLoaded: () => true,
-    load: () => destination.load(),
+    load: (_ctx, analytics) => destination.load(analytics),
     unload: () => plugin.close(),
     track: enqueue,
     identify: enqueue,

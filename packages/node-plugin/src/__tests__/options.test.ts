@@ -9,7 +9,7 @@ import { webhookPlugin } from '../plugin.js'
 
 const settings = parseSettings({ webhooks: ['https://hooks.example.com/segment'] })
 const KNOWN =
-  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, maxRequestsPerSecond, transform, dispatcher, now'
+  'known: store, queue, concurrency, leaseMs, claimBatch, pollIntervalMs, retry, backoff, maxRequestsPerSecond, transform, sendTraceparent, dispatcher, now'
 
 /** The error `destinationOptions` throws for `options`. */
 function optionError(options: unknown): WebhookPluginError {
