@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest'
 import type { StoredDelivery } from '../../types.js'
-import { BLOCK_MAX, HeldBlock, HeldGroup, packBlock, unpackBlock } from '../block.js'
+import { asStored, BLOCK_MAX, HeldBlock, HeldGroup, packBlock, unpackBlock } from '../block.js'
 
 const delivery = (n: number, body: string, enqueuedAt = 1000 + n): StoredDelivery => ({
   id: `id-${n}`,
@@ -25,8 +25,52 @@ describe('packBlock and unpackBlock', () => {
     const packed = packBlock(items)
     expect(packed.count).toBe(items.length)
     expect(unpackBlock(packed.meta, packed.bodies)).toEqual(
-      items.map(({ id, body, messageId, enqueuedAt }) => ({ id, body, messageId, enqueuedAt })),
+      items.map(({ id, body, messageId, enqueuedAt }) => ({
+        id,
+        body,
+        messageId,
+        enqueuedAt,
+        traceparent: null,
+      })),
     )
+  })
+
+  it('give back each traceparent, null for none or a malformed one, and store them only when one has one', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const none = [delivery(0, '{}'), { ...delivery(1, '{}'), traceparent: null }]
+    const untraced = packBlock(none)
+    expect(Object.keys(JSON.parse(untraced.meta))).toEqual([
+      'ids',
+      'messageIds',
+      'enqueuedAt',
+      'lengths',
+    ])
+    expect(unpackBlock(untraced.meta, untraced.bodies).map((d) => d.traceparent)).toEqual([
+      null,
+      null,
+    ])
+    const some = [...none, { ...delivery(2, '{}'), traceparent }]
+    const malformed = { ...delivery(3, '{}'), traceparent: traceparent.toUpperCase() }
+    const traced = packBlock([...some, malformed])
+    expect(JSON.parse(traced.meta).traceparents).toEqual([null, null, traceparent, null])
+    expect(unpackBlock(traced.meta, traced.bodies).map((d) => d.traceparent)).toEqual([
+      null,
+      null,
+      traceparent,
+      null,
+    ])
+  })
+
+  it('asStored gives the deliveries as a claim reads them back: the same array only when each traceparent is as stored', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+    const exact = [
+      { ...delivery(0, '{}'), traceparent },
+      { ...delivery(1, '{}'), traceparent: null },
+    ]
+    expect(asStored(exact, packBlock(exact))).toBe(exact)
+    const given = [...exact, delivery(2, '{}'), { ...delivery(3, '{}'), traceparent: 'nope' }]
+    const packed = packBlock(given)
+    expect(asStored(given, packed)).toEqual(unpackBlock(packed.meta, packed.bodies))
   })
 
   it('records the earliest and the latest enqueue time', () => {
