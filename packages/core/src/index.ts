@@ -40,15 +40,7 @@ export {
   type SettingsErrorCode,
   WebhookError,
 } from './errors.js'
-export {
-  CALL_TYPES,
-  type EventFilter,
-  type EventsInput,
-  parseEvents,
-  sendsEvent,
-  type Transform,
-  transformBody,
-} from './filter.js'
+export { CALL_TYPES, type EventFilter, type EventsInput, sendsEvent } from './filter.js'
 export { fanOutOutcome, type Outcome } from './outcome.js'
 export {
   type DeletePayload,
@@ -67,6 +59,7 @@ export { decodeStandardSecret } from './secret.js'
 export {
   DEFAULTS,
   LIMITS,
+  parseEvents,
   parseSettings,
   RESERVED_HEADERS,
   type SignatureScheme,
@@ -88,6 +81,7 @@ export {
   toHex,
 } from './signing.js'
 export { closestName, didYouMean, editDistance } from './suggest.js'
+export { type Transform, transformBody } from './transform.js'
 
 /** The `User-Agent` Segment's webhooks send (Node only; browsers do not allow setting it). */
 export const USER_AGENT = 'Segment.io/1.0'

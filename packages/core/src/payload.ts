@@ -5,14 +5,15 @@ import { PayloadError } from './errors.js'
 /** The Segment calls a webhook carries, besides `delete`. */
 export type EventType = 'page' | 'screen' | 'identify' | 'track' | 'alias' | 'group'
 
-const EVENT_TYPES: ReadonlySet<string> = new Set([
+/** The Segment calls a webhook carries, besides `delete`. */
+export const EVENT_TYPES: readonly string[] = [
   'page',
   'screen',
   'identify',
   'track',
   'alias',
   'group',
-])
+]
 
 /** Library-internal fields that never go on the wire. */
 const INTERNAL_FIELDS: ReadonlySet<string> = new Set(['_metadata', 'writeKey', 'options'])
@@ -60,12 +61,8 @@ export function toWebhookPayload(
   if (event === null || typeof event !== 'object') {
     throw new PayloadError('event', 'invalid_event', 'must be an object')
   }
-  if (!EVENT_TYPES.has(event.type)) {
-    throw new PayloadError(
-      'type',
-      'unsupported_type',
-      `must be one of ${[...EVENT_TYPES].join(', ')}`,
-    )
+  if (!EVENT_TYPES.includes(event.type)) {
+    throw new PayloadError('type', 'unsupported_type', `must be one of ${EVENT_TYPES.join(', ')}`)
   }
   const payload: Record<string, unknown> = { version: 1 }
   for (const key of Object.keys(event)) {

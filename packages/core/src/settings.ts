@@ -1,7 +1,7 @@
 /** Validates and normalises the webhook destination's settings. */
 
 import { SettingsError } from './errors.js'
-import { type EventFilter, type EventsInput, parseEvents } from './filter.js'
+import { CALL_TYPES, type EventFilter, type EventsInput } from './filter.js'
 import { decodeStandardSecret } from './secret.js'
 import { didYouMean } from './suggest.js'
 
@@ -132,15 +132,7 @@ export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new SettingsError('settings', 'invalid_type', 'must be an object')
   }
-  for (const key of Object.keys(input)) {
-    if (!KNOWN_FIELDS.includes(key)) {
-      throw new SettingsError(
-        key,
-        'unknown_field',
-        `is not a setting${didYouMean(key, KNOWN_FIELDS)}`,
-      )
-    }
-  }
+  refuseUnknown(input, KNOWN_FIELDS)
   const signature = parseChoice(
     'signature',
     input.signature,
@@ -176,6 +168,66 @@ export function parseSettings(input: WebhookSettingsInput): WebhookSettings {
     ),
     events: parseEvents(input.events),
   })
+}
+
+/** Throws `unknown_field` for the first key of `value` not in `known`, suggesting the nearest. */
+function refuseUnknown(value: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new SettingsError(
+        prefix + key,
+        'unknown_field',
+        `is not a setting${didYouMean(key, known)}`,
+      )
+    }
+  }
+}
+
+/**
+ * Validates the `events` setting (`undefined` when it is left out: every call
+ * is sent). Throws a {@link SettingsError} naming the entry and the rule.
+ *
+ * @example
+ * parseEvents({ include: ['track', 'identify'], exclude: ['track:Heartbeat'] })
+ * parseEvents({ include: ['trak'] }) // throws: events.include[0]: "trak" is not a call type or track:<event name>, did you mean track? …
+ */
+export function parseEvents(value: unknown): EventFilter | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SettingsError('events', 'invalid_type', 'must be an object')
+  }
+  refuseUnknown(value, ['include', 'exclude'], 'events.')
+  const { include, exclude = [] } = value as EventsInput
+  if (include?.length === 0) {
+    throw new SettingsError(
+      'events.include',
+      'too_few',
+      'must not be empty (leave it out to send every call)',
+    )
+  }
+  return Object.freeze({
+    include: include && parseCalls('events.include', include),
+    exclude: parseCalls('events.exclude', exclude),
+  })
+}
+
+/** One `events` list: call types and `track:<event name>` entries. */
+function parseCalls(field: string, list: unknown): readonly string[] {
+  if (!Array.isArray(list)) throw new SettingsError(field, 'invalid_type', 'must be an array')
+  // A plain loop, not map(): map skips the holes of a sparse array.
+  for (let i = 0; i < list.length; i++) {
+    const entry: unknown = list[i]
+    const at = `${field}[${i}]`
+    if (typeof entry !== 'string') throw new SettingsError(at, 'invalid_type', 'must be a string')
+    if (!CALL_TYPES.includes(entry) && !/^track:./.test(entry)) {
+      throw new SettingsError(
+        at,
+        'invalid_choice',
+        `"${entry}" is not a call type or track:<event name>${didYouMean(entry, CALL_TYPES)}`,
+      )
+    }
+  }
+  return Object.freeze([...list])
 }
 
 function parseWebhooks(value: unknown): readonly string[] {
