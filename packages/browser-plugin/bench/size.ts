@@ -1,4 +1,4 @@
-/** Measures what a page ships for the plugin (with the core it uses, and the lazy signing, batching and pacing chunks apart), beside analytics-next, and fails over budget. */
+/** Measures what a page ships for the plugin (with the core it uses, and each lazy chunk apart), beside analytics-next, and fails over budget. */
 
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -151,14 +151,18 @@ async function main(): Promise<void> {
     ['  of which the plugin alone (core left out)', own.initial],
     [
       '  + signing chunk, loaded on the first request when sharedSecret is set',
-      lazyPart(/core\/dist\/signing\.js$/),
+      lazyPart(/\/sign-/),
     ],
     ['  + batching chunk, loaded on the first request when batchSize > 1', lazyPart(/\/batch-/)],
     [
       '  + pacing chunk, loaded on the first request when maxRequestsPerSecond is set',
-      lazyPart(/core\/dist\/rate\.js$/),
+      lazyPart(/\/pacing-/),
     ],
-    ['  = with every chunk (signing, batching, pacing), in all', sum(plugin.initial, plugin.lazy)],
+    [
+      '  + lease lock chunk, loaded only by a browser without Web Locks',
+      lazyPart(/\/lease-lock-/),
+    ],
+    ['  = with every chunk, in all', sum(plugin.initial, plugin.lazy)],
     [
       '@segment/analytics-next, AnalyticsBrowser in one file, lazy parts included',
       analytics.initial,
@@ -172,7 +176,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--modules')) {
     for (const [part, size] of [
       ['every page', plugin.initial],
-      ['the lazy chunks (signing, batching, pacing)', plugin.lazy],
+      ['the lazy chunks (signing, batching, pacing, lease lock)', plugin.lazy],
     ] as const) {
       console.log(`\nminified bytes per module, ${part}:`)
       for (const [module, bytes] of size.modules)

@@ -1,4 +1,4 @@
-/** The typed reports a webhook plugin gives the page: core's delivered, retry and dead, and the browser's own dropped. */
+/** The typed reports a webhook plugin gives the page: core's delivered, retry and dead, and the browser's own dropped and filtered. */
 
 import type { DeadReport, DeliveryReports } from '@analytics-webhooks/core/destination'
 
@@ -38,6 +38,12 @@ export interface WebhookEventMap extends DeliveryReports {
   dead: DeadReport & { readonly body: string }
   /** The queue made room (oldest first) or could not read or store an event: one report per event. */
   dropped: QueuedEvent & { readonly reason: DropReason }
+  /**
+   * An event this destination does not send, neither queued nor sent: left
+   * out by the `events` setting (`events`) or skipped by `transform`
+   * (`transform`, it returned `null`). One report per event.
+   */
+  filtered: { readonly messageId: string; readonly reason: 'events' | 'transform' }
 }
 
 /** The name of a report. */

@@ -7,8 +7,10 @@ export type {
   RetryReport,
 } from '@analytics-webhooks/core/destination'
 export { DESTINATION_NAME } from '@analytics-webhooks/core/destination'
-export { SettingsError, WebhookError } from '@analytics-webhooks/core/errors'
+export { PayloadError, SettingsError, WebhookError } from '@analytics-webhooks/core/errors'
+export type { EventsInput } from '@analytics-webhooks/core/filter'
 export type { WebhookSettingsInput } from '@analytics-webhooks/core/settings'
+export type { Transform } from '@analytics-webhooks/core/transform'
 export { BrowserWebhookError, type BrowserWebhookErrorCode } from './errors.js'
 export type {
   DropReason,

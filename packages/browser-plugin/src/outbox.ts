@@ -3,10 +3,10 @@
 import { DestinationBackoff } from '@analytics-webhooks/core/backoff'
 import type { WebhookBody } from '@analytics-webhooks/core/body'
 import type { Outcome } from '@analytics-webhooks/core/outcome'
-import type { RequestRate } from '@analytics-webhooks/core/rate'
 import { RetrySchedule } from '@analytics-webhooks/core/schedule'
 import type { WebhookSettings } from '@analytics-webhooks/core/settings'
 import type { Emit, QueuedEvent } from './events.js'
+import type { Pacer } from './pacing.js'
 import { eventsOf, type PersistedQueue, type QueueEntry, queueId } from './queue.js'
 import type { TabLock } from './tab-lock.js'
 
@@ -62,7 +62,7 @@ export interface Outbox {
 export function createOutbox({ settings, queue, lock, send, emit, rate }: OutboxParts): Outbox {
   const schedule = new RetrySchedule({ windowMs: settings.retryWindowMs })
   const backoff = new DestinationBackoff()
-  let pace: RequestRate | undefined
+  let pace: Pacer | undefined
   const { batchSize } = settings
   let running: Promise<void> | undefined
   let again = false
@@ -123,11 +123,11 @@ export function createOutbox({ settings, queue, lock, send, emit, rate }: Outbox
       }
       if (!due[0]) return wake(next)
       while (due[0]) {
+        // Pacing is loaded only by a page that sets maxRequestsPerSecond. A request that then does
+        // not go (paused, or gone) still took its turn: slower, never faster, than the rate.
         if (rate) {
-          // Pacing is loaded only by a page that sets maxRequestsPerSecond.
-          pace ??= new (await import('@analytics-webhooks/core/rate')).RequestRate(rate)
-          const wait = pace.wait(Date.now())
-          if (wait) await new Promise((paced) => setTimeout(paced, wait))
+          pace ??= (await import('./pacing.js')).pacer(rate)
+          await pace.turn(settings.webhooks.length)
         }
         if (!online()) return
         const gate = backoff.gate(Date.now())
@@ -155,7 +155,6 @@ export function createOutbox({ settings, queue, lock, send, emit, rate }: Outbox
         // Marked this late so that loading or storing above, should it throw, never leaves a probe
         // that is not in flight.
         if (gate.state === 'probe') backoff.probeStarted()
-        pace?.spend(Date.now(), settings.webhooks.length)
         // The webhook-id: core's requestId of the events (one event: its messageId, else its queue id).
         let outcome: Outcome
         try {

@@ -1,12 +1,14 @@
 /** The analytics-next destination plugin: validates settings, queues every event in localStorage, and drains the queue. */
 
 import { DESTINATION_NAME } from '@analytics-webhooks/core/destination'
+import { sendsEvent } from '@analytics-webhooks/core/filter'
 import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
 import {
   didYouMean,
   parseSettings,
   type WebhookSettingsInput,
 } from '@analytics-webhooks/core/settings'
+import { type Transform, transformBody } from '@analytics-webhooks/core/transform'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { version } from '../package.json'
 import { BrowserWebhookError } from './errors.js'
@@ -30,6 +32,13 @@ export interface WebhookPluginOptions {
    * rate, and each delivery regains 5% of it. Default: no limit.
    */
   maxRequestsPerSecond?: number
+  /**
+   * Rewrites each event before it is queued: given a copy of the payload as
+   * it would be sent, returns the payload to send (an object with a `type`),
+   * or `null` to skip the event (a `filtered` report). An event it throws on,
+   * or returns anything else for, is `dead` (`invalid_payload`). Default: none.
+   */
+  transform?: Transform
   /** The `fetch` to send with. Default: the page's `fetch`. */
   fetch?: Fetch
 }
@@ -40,6 +49,7 @@ const OPTION_NAMES = Object.keys({
   maxQueueEvents: 0,
   maxQueueChars: 0,
   maxRequestsPerSecond: 0,
+  transform: 0,
   fetch: 0,
 } satisfies Record<keyof WebhookPluginOptions, 0>)
 
@@ -47,15 +57,13 @@ const OPTION_NAMES = Object.keys({
 export interface WebhookPlugin extends Plugin {
   readonly type: 'destination'
   /**
-   * Subscribes to `delivered`, `retry`, `dead` or `dropped` reports; returns
-   * a function that unsubscribes.
+   * Subscribes to `delivered`, `retry`, `dead`, `dropped` or `filtered`
+   * reports; returns a function that unsubscribes.
    */
   on: Subscribe
   /** Sends whatever is due now; resolves when done (at once if another tab is sending). */
   flush(): Promise<void>
 }
-
-let warned = false
 
 /**
  * Creates the webhook destination for `@segment/analytics-next`. Settings are
@@ -85,22 +93,15 @@ export function webhookPlugin(
       )
     }
   }
-  if (settings.sharedSecret !== undefined) {
-    if (globalThis.isSecureContext === false) {
-      throw new BrowserWebhookError('insecure_context', 'sharedSecret: signing needs HTTPS')
-    }
-    if (!warned) {
-      warned = true
-      console.warn(
-        '[analytics-webhooks] a sharedSecret in a browser is public: sign at a server relay instead (see the README)',
-      )
-    }
+  if (settings.sharedSecret !== undefined && globalThis.isSecureContext === false) {
+    throw new BrowserWebhookError('insecure_context', 'sharedSecret: signing needs HTTPS')
   }
   const {
     storageKey = 'analytics-webhooks',
     maxQueueEvents = 1000,
     maxQueueChars = 2e6,
     maxRequestsPerSecond: rate,
+    transform,
   } = options
   for (const [field, value] of Object.entries({ maxQueueEvents, maxQueueChars })) {
     if (!Number.isInteger(value) || value < 1) {
@@ -110,6 +111,9 @@ export function webhookPlugin(
   // core's MIN_REQUESTS_PER_SECOND, written out: importing it would put core's rate module on every page.
   if (rate !== undefined && !(Number.isFinite(rate) && rate >= 0.1)) {
     throw new BrowserWebhookError('invalid_option', 'maxRequestsPerSecond: must be a number >= 0.1')
+  }
+  if (transform !== undefined && typeof transform !== 'function') {
+    throw new BrowserWebhookError('invalid_option', 'transform: must be a function')
   }
   const { on, emit } = createReports()
   let parts: [PersistedQueue, Outbox] | undefined
@@ -145,9 +149,14 @@ export function webhookPlugin(
     const [queue, outbox] = start()
     const event = ctx.event as SegmentEvent
     const messageId = event.messageId ?? ''
-    let body: string
+    if (!sendsEvent(settings.events, event.type, event.event)) {
+      emit('filtered', { messageId, reason: 'events' })
+      return ctx
+    }
+    let body: string | null
     try {
       body = encodeEvent(event)
+      if (transform) body = transformBody(transform, body)
     } catch (error) {
       emit('dead', {
         ids: [messageId],
@@ -159,7 +168,8 @@ export function webhookPlugin(
       })
       return ctx
     }
-    if (queue.push(messageId, body, Date.now())) void outbox.drain()
+    if (body === null) emit('filtered', { messageId, reason: 'transform' })
+    else if (queue.push(messageId, body, Date.now())) void outbox.drain()
     return ctx
   }
 

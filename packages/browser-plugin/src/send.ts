@@ -37,7 +37,7 @@ export async function sendToAll(
   if (settings.sharedSecret !== undefined) {
     // Loaded on the first signed request only: a page that sends unsigned (as it should, see the
     // README) never downloads the signing code.
-    const { signatureHeaders } = await import('@analytics-webhooks/core/signing')
+    const { signatureHeaders } = await import('./sign.js')
     const context = { id, timestamp: Math.floor(Date.now() / 1000) }
     Object.assign(headers, await signatureHeaders(settings, body, context))
   }

@@ -9,7 +9,7 @@ import {
   WebhookError,
 } from '@analytics-webhooks/core'
 import type { Context } from '@segment/analytics-next'
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { BrowserWebhookError } from '../errors.js'
 import type { WebhookEventMap, WebhookEventName } from '../events.js'
 import type { WebhookSettingsInput } from '../index.js'
@@ -92,6 +92,10 @@ function setOnline(online: boolean) {
   vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(online)
   if (online) window.dispatchEvent(new Event('online'))
 }
+
+// happy-dom has no Web Locks, so the plugin takes the localStorage lease, which it loads with
+// import(): loaded here, before the clock is faked, as a page would have it by its first drain.
+beforeAll(() => import('../lease-lock.js'))
 
 beforeEach(() => {
   localStorage.clear()

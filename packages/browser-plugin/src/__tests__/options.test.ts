@@ -7,7 +7,8 @@ import { BrowserWebhookError } from '../errors.js'
 import { type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
 
 const HOOK = 'https://hooks.example.com/segment'
-const KNOWN = 'known: storageKey, maxQueueEvents, maxQueueChars, maxRequestsPerSecond, fetch'
+const KNOWN =
+  'known: storageKey, maxQueueEvents, maxQueueChars, maxRequestsPerSecond, transform, fetch'
 
 /** The error `webhookPlugin` throws for `options`. */
 function optionError(options: unknown): BrowserWebhookError {
@@ -29,6 +30,7 @@ describe('options: every option the README documents is accepted', () => {
       maxQueueEvents: 10,
       maxQueueChars: 10_000,
       maxRequestsPerSecond: 50,
+      transform: (payload) => payload,
       fetch: async () => new Response(null, { status: 200 }),
     }
     expect(webhookPlugin({ webhooks: [HOOK] }, options).type).toBe('destination')
@@ -47,6 +49,7 @@ describe('options: an unknown option is refused, naming it and the nearest known
     ['fetcher', 'fetch'],
     ['maxRequestPerSecond', 'maxRequestsPerSecond'],
     ['maxRequestsPerSec', 'maxRequestsPerSecond'],
+    ['transfrom', 'transform'],
   ])('%s: did you mean %s?', (key, near) => {
     expect(optionError({ [key]: 1 }).message).toBe(
       `${key}: unknown option, did you mean ${near}? (${KNOWN})`,
@@ -85,4 +88,10 @@ describe('options: maxRequestsPerSecond', () => {
       )
     },
   )
+})
+
+describe('options: transform', () => {
+  it.each(['rename', {}, null])('refuses %j: it must be a function', (transform) => {
+    expect(optionError({ transform }).message).toBe('transform: must be a function')
+  })
 })

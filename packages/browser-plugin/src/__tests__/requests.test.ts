@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto'
 import { encodeEvent, requestId, type SegmentEvent } from '@analytics-webhooks/core'
 import type { Context } from '@segment/analytics-next'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { WebhookEventMap, WebhookEventName } from '../events.js'
 import type { WebhookSettingsInput } from '../index.js'
 import { type WebhookPlugin, type WebhookPluginOptions, webhookPlugin } from '../plugin.js'
@@ -112,6 +112,10 @@ function setOnline(online: boolean) {
   vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(online)
   if (online) window.dispatchEvent(new Event('online'))
 }
+
+// happy-dom has no Web Locks, so the plugin takes the localStorage lease, which it loads with
+// import(): loaded here, before the clock is faked, as a page would have it by its first drain.
+beforeAll(() => import('../lease-lock.js'))
 
 beforeEach(() => {
   localStorage.clear()

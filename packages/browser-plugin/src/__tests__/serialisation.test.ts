@@ -3,7 +3,7 @@
 
 import type { SegmentEvent } from '@analytics-webhooks/core'
 import type { Context } from '@segment/analytics-next'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { WebhookEventMap } from '../events.js'
 import { type WebhookPlugin, webhookPlugin } from '../plugin.js'
 import type { Fetch } from '../send.js'
@@ -30,6 +30,10 @@ const track = (messageId: string, properties: Record<PropertyKey, unknown>) =>
   ({
     event: { type: 'track', event: 'Shapes', messageId, anonymousId: 'a1', properties },
   }) as unknown as Context
+
+// happy-dom has no Web Locks, so the plugin takes the localStorage lease, which it loads with
+// import(): loaded here, before the clock is faked, as a page would have it by its first drain.
+beforeAll(() => import('../lease-lock.js'))
 
 beforeEach(() => {
   localStorage.clear()

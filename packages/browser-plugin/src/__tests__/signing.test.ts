@@ -102,16 +102,26 @@ describe('an unpadded whsec_ secret, which standardwebhooks accepts', () => {
 })
 
 describe('a secret in a browser is public', () => {
-  it('warns once per page, without the secret in the message', async () => {
+  it('warns once per page, with its first signed request, without the secret in the message', async () => {
     const webhookPlugin = await load()
-    webhookPlugin({ webhooks: [HOOK] })
+    const { fetch, calls } = receiver()
+    const unsigned = webhookPlugin({ webhooks: [HOOK] }, { fetch, storageKey: 'unsigned' })
+    await unsigned.load({} as Context, {} as never)
+    unsigned.track?.(track('m-unsigned'))
+    await vi.waitFor(() => expect(calls).toHaveLength(1))
     expect(warn).not.toHaveBeenCalled()
-    webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })
-    webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET })
+    const signed = [1, 2].map((n) =>
+      webhookPlugin({ webhooks: [HOOK], sharedSecret: SECRET }, { fetch, storageKey: `s${n}` }),
+    )
+    for (const plugin of signed) await plugin.load({} as Context, {} as never)
+    expect(warn).not.toHaveBeenCalled() // the text is in the signing chunk, loaded on first use
+    for (const [n, plugin] of signed.entries()) plugin.track?.(track(`m-signed-${n}`))
+    await vi.waitFor(() => expect(calls).toHaveLength(3))
     expect(warn).toHaveBeenCalledTimes(1)
     const message = String(warn.mock.calls[0]?.[0])
     expect(message).toMatch(/public.*server relay/)
     expect(message).not.toContain(SECRET)
+    for (const plugin of [unsigned, ...signed]) plugin.unload?.({} as Context, {} as never)
   })
 
   it('refuses to sign on a page without WebCrypto (not HTTPS or localhost)', async () => {

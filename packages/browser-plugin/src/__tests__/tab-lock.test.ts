@@ -2,7 +2,8 @@
 /** The tab lock: one holder at a time, leases that expire when a tab dies, Web Locks when present. */
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { leaseLock, tabLock, webLock } from '../tab-lock.js'
+import { leaseLock } from '../lease-lock.js'
+import { tabLock, webLock } from '../tab-lock.js'
 
 const NAME = 'test.lock'
 

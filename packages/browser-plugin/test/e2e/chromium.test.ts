@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import { type Harness, holdLock, openPage, reportsOf, send } from './drive.js'
 import { eventually } from './eventually.js'
 import type { PageReport, SentEvent } from './page.js'
 import { type Received, Receiver, servePage } from './servers.js'
@@ -12,17 +13,6 @@ const SECRET = 'e2e-shared-secret'
 /** A secret every scheme takes, so that requests carry both X-Signature and webhook-id. */
 const BOTH_SECRET = `whsec_${Buffer.from(SECRET).toString('base64')}`
 
-interface Harness {
-  ready(): Promise<void>
-  send(
-    call: string,
-    first: string,
-    fields?: Record<string, unknown>,
-    options?: Record<string, unknown>,
-  ): Promise<SentEvent>
-  reports: PageReport[]
-  flush(): Promise<void>
-}
 declare const harness: Harness
 
 describeChromium('end to end in Chromium', () => {
@@ -53,33 +43,8 @@ describeChromium('end to end in Chromium', () => {
     return context
   }
 
-  async function open(
-    context: BrowserContext,
-    query: Record<string, string | string[]>,
-  ): Promise<Page> {
-    const page = await context.newPage()
-    const params = new URLSearchParams()
-    for (const [key, value] of Object.entries(query)) {
-      for (const v of [value].flat()) params.append(key, v)
-    }
-    await page.goto(`${site.origin}/?${params}`)
-    await page.evaluate(() => harness.ready())
-    return page
-  }
-
-  const send = (
-    page: Page,
-    call: string,
-    first: string,
-    fields?: Record<string, unknown>,
-    options?: Record<string, unknown>,
-  ) =>
-    page.evaluate(([c, f, x, o]) => harness.send(c, f, x, o), [
-      call,
-      first,
-      fields,
-      options,
-    ] as const)
+  const open = (context: BrowserContext, query: Record<string, string | string[]>) =>
+    openPage(context, site.origin, query)
 
   /** The paths of the scripts `context` loads from now on. */
   function scriptsLoaded(context: BrowserContext): string[] {
@@ -89,35 +54,12 @@ describeChromium('end to end in Chromium', () => {
     })
     return paths
   }
-  const signingChunk = (path: string) => /^\/signing-\w+\.js$/.test(path)
-
-  /**
-   * Holds the queue's tab lock, as another tab draining it would, so that the page queues events
-   * without sending them; the returned function lets go and has the page drain at once.
-   */
-  async function holdLock(page: Page): Promise<() => Promise<void>> {
-    await page.evaluate(
-      () =>
-        new Promise<void>((held) => {
-          void navigator.locks.request('analytics-webhooks.lock', () => {
-            held()
-            return new Promise<void>((release) => {
-              Object.assign(window, { releaseLock: release })
-            })
-          })
-        }),
-    )
-    return async () => {
-      await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
-      await page.evaluate(() => harness.flush())
-    }
-  }
+  const signingChunk = (path: string) => /^\/sign-\w+\.js$/.test(path)
 
   /** The messageIds of the events a request carried, in order. */
   const idsIn = (request: Received) =>
     [JSON.parse(request.body)].flat().map((event: { messageId: string }) => event.messageId)
 
-  const reportsOf = (page: Page) => page.evaluate(() => harness.reports)
   /** How many events the `name` reports cover: core's reports come one per request, an id per event. */
   const count = (reports: PageReport[], name: string) =>
     reports.filter((r) => r.name === name).reduce((sum, r) => sum + r.ids.length, 0)
@@ -416,7 +358,7 @@ describeChromium('end to end in Chromium', () => {
     const big = await send(page, 'track', 'Too large', { pad: 'x'.repeat(150 * 1024) })
     await eventually(async () =>
       expect((await reportsOf(page)).filter((r) => r.name === 'dead')).toEqual([
-        { name: 'dead', ids: [big.messageId], reason: 'http_413', status: 413 },
+        { name: 'dead', ids: [big.messageId], reason: 'http_413', status: 413, detail: null },
       ]),
     )
     expect(receiver.received.filter((r) => idsIn(r).includes(big.messageId))).toHaveLength(1)

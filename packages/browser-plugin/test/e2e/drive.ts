@@ -20,31 +20,38 @@ declare const harness: Harness
 
 /**
  * Opens the test page at `origin` in `context` with `query` (page.ts reads its
- * settings and options from it), and waits until analytics-next is ready.
+ * settings and options from it; a list gives a key several values), and waits
+ * until analytics-next is ready.
  *
  * @example
- * const page = await openPage(context, site.origin, { hook: receiver.url, rate: '200' })
+ * const page = await openPage(context, site.origin, { hook: [a.url, b.url], rate: '200' })
  */
 export async function openPage(
   context: BrowserContext,
   origin: string,
-  query: Record<string, string>,
+  query: Record<string, string | string[]>,
 ): Promise<Page> {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) {
+    for (const v of [value].flat()) params.append(key, v)
+  }
   const page = await context.newPage()
-  await page.goto(`${origin}/?${new URLSearchParams(query)}`)
+  await page.goto(`${origin}/?${params}`)
   await page.evaluate(() => harness.ready())
   return page
 }
 
 /**
- * Queues `count` tracks (`E0`, `E1`, ...) while the tab lock is held
- * elsewhere, as another tab draining would, so they are all waiting when the
- * first request goes; then lets the page drain them. Returns what was sent.
+ * Holds the queue's tab lock, as another tab draining it would, so that the
+ * page queues events without sending them; the returned function lets go and
+ * has the page drain at once.
  *
  * @example
- * const sent = await queueThenDrain(page, 1000)
+ * const release = await holdLock(page)
+ * await send(page, 'track', 'Signed Up') // queued, not sent
+ * await release()
  */
-export async function queueThenDrain(page: Page, count: number): Promise<SentEvent[]> {
+export async function holdLock(page: Page): Promise<() => Promise<void>> {
   await page.evaluate(
     () =>
       new Promise<void>((held) => {
@@ -54,17 +61,58 @@ export async function queueThenDrain(page: Page, count: number): Promise<SentEve
         })
       }),
   )
+  return async () => {
+    await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
+    await page.evaluate(() => harness.flush())
+  }
+}
+
+/**
+ * Makes one call through the page's analytics-next (`track`, `identify`, …).
+ *
+ * @example
+ * const { messageId } = await send(page, 'track', 'Signed Up', { plan: 'pro' })
+ */
+export function send(
+  page: Page,
+  call: string,
+  first: string,
+  fields?: Record<string, unknown>,
+  options?: Record<string, unknown>,
+): Promise<SentEvent> {
+  return page.evaluate(([c, f, x, o]) => harness.send(c, f, x, o), [
+    call,
+    first,
+    fields,
+    options,
+  ] as const)
+}
+
+/**
+ * Queues `count` tracks (`E0`, `E1`, ...) while the tab lock is held
+ * elsewhere (see {@link holdLock}), so they are all waiting when the first
+ * request goes; then lets the page drain them. Returns what was sent.
+ *
+ * @example
+ * const sent = await queueThenDrain(page, 1000)
+ */
+export async function queueThenDrain(page: Page, count: number): Promise<SentEvent[]> {
+  const release = await holdLock(page)
   const sent = await page.evaluate(async (n) => {
     const events: SentEvent[] = []
     for (let i = 0; i < n; i++) events.push(await harness.send('track', `E${i}`))
     return events
   }, count)
-  await page.evaluate(() => (window as unknown as { releaseLock: () => void }).releaseLock())
-  await page.evaluate(() => harness.flush())
+  await release()
   return sent
 }
 
 /** How many `delivered` reports the page has had. */
 export function deliveredOn(page: Page): Promise<number> {
   return page.evaluate(() => harness.reports.filter((r) => r.name === 'delivered').length)
+}
+
+/** Every report the page has had, in order. */
+export function reportsOf(page: Page): Promise<PageReport[]> {
+  return page.evaluate(() => harness.reports)
 }

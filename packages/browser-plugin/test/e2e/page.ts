@@ -2,6 +2,7 @@
 
 // From the module, not the index: the index reaches signing, which would then load with the page.
 import { encodeEvent, type SegmentEvent } from '@analytics-webhooks/core/payload'
+import type { Transform } from '@analytics-webhooks/core/transform'
 import { AnalyticsBrowser, type CDNSettings, type Context } from '@segment/analytics-next'
 import { type WebhookEventName, webhookPlugin } from '../../src/index.js'
 
@@ -12,12 +13,26 @@ export interface PageReport {
   ids: readonly string[]
   reason: string | undefined
   status: number | undefined
+  /** `dead`: what was wrong with an invalid event. */
+  detail?: string | null | undefined
 }
 
 /** What a call made through the page returns: the event's id and the body core says it must have. */
 export interface SentEvent {
   messageId: string
   expected: string
+}
+
+/** The transforms a test can ask for by name (`?transform=`): a function cannot travel in a URL. */
+const TRANSFORMS: Record<string, Transform> = {
+  // Renames a field.
+  rename: ({ anonymousId, ...payload }) => ({ ...payload, anonymous_id: anonymousId }),
+  // Skips Heartbeat tracks, fails on Broken ones, sends the rest as they are.
+  pick: (payload) => {
+    if (payload.event === 'Heartbeat') return null
+    if (payload.event === 'Broken') throw new Error('no mapping for Broken')
+    return payload
+  },
 }
 
 const query = new URLSearchParams(location.search)
@@ -30,20 +45,23 @@ const plugin = webhookPlugin(
     batchSize: Number(query.get('batchSize') ?? 1),
     ...(secret ? { sharedSecret: secret } : {}),
     ...(signature ? { signature } : {}),
+    ...(query.has('events') ? { events: JSON.parse(query.get('events') as string) } : {}),
   },
   {
     storageKey: query.get('storageKey') ?? 'analytics-webhooks',
     ...(query.has('rate') ? { maxRequestsPerSecond: Number(query.get('rate')) } : {}),
+    ...(query.has('transform') ? { transform: TRANSFORMS[query.get('transform') as string] } : {}),
   },
 )
 const reports: PageReport[] = []
-for (const name of ['delivered', 'retry', 'dead', 'dropped'] as const) {
+for (const name of ['delivered', 'retry', 'dead', 'dropped', 'filtered'] as const) {
   plugin.on(name, (report) =>
     reports.push({
       name,
       ids: 'ids' in report ? report.ids : [report.messageId],
       reason: 'reason' in report ? report.reason : undefined,
       status: 'status' in report ? report.status : undefined,
+      detail: 'detail' in report ? report.detail : undefined,
     }),
   )
 }
