@@ -109,7 +109,7 @@ describe('a custom QueueStore written from the README, with batchSize 5', () => 
     expect(received.sort()).toEqual([...sent].sort())
     const stats = await plugin.stats()
     expect(stats).toMatchObject({ delivered: 12, queued: 0, inFlight: 0, retried: 0, dead: 0 })
-    expect(stats).toEqual(await store.stats('default'))
+    expect(stats).toEqual({ ...(await store.stats('default')), filtered: 0 })
   })
 
   it('a batch answered 500 is retried with the same bytes under the same webhook-id', async () => {
@@ -197,7 +197,7 @@ describe('a custom QueueStore written from the README, with batchSize 5', () => 
       dead: 3,
       deadByReason: { http_4xx: 3 },
     })
-    expect(stats).toEqual(await store.stats('default'))
+    expect(stats).toEqual({ ...(await store.stats('default')), filtered: 0 })
   })
 })
 
