@@ -72,7 +72,7 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE deliveries ADD COLUMN request_pos INTEGER;
    CREATE INDEX deliveries_request ON deliveries (queue, request_id) WHERE request_id IS NOT NULL;`,
   // A claim cuts the blocks it leases into requests before sending any and records the cut, so
-  // the same requests are formed again after a restart or a lease takeover (see block-plan.ts):
+  // the same requests are formed again after a restart or a lease takeover (see blocks/plan.ts):
   // `lease_group` is the seq of the first block leased with it, `plan` where its requests start
   // (JSON; NULL: each delivery alone), `gone` which of its deliveries have an outcome ('0'/'1').
   `ALTER TABLE delivery_blocks ADD COLUMN lease_group INTEGER;
