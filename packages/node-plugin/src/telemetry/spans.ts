@@ -73,17 +73,19 @@ export class AttemptSpans {
   }
 }
 
+/** No links: shared, since the SDK copies a span's links into its own list. */
+const NO_LINKS: readonly Link[] = Object.freeze([])
+
 /** One link per distinct trace the request's deliveries were tracked in (the first span seen of each). */
 function linksOf(request: ClaimedRequest): Link[] {
-  const links: Link[] = []
-  let traces: Set<string> | undefined
+  let links: Link[] | undefined
   for (const delivery of request.deliveries) {
     const parent = parseTraceparent(delivery.traceparent)
     if (parent === undefined) continue
-    traces ??= new Set()
-    if (traces.has(parent.traceId)) continue
-    traces.add(parent.traceId)
+    links ??= []
+    // A linear search: a batch's events mostly come from a few traces.
+    if (links.some((link) => link.context.traceId === parent.traceId)) continue
     links.push({ context: { ...parent, isRemote: true } })
   }
-  return links
+  return links ?? (NO_LINKS as Link[])
 }

@@ -8,7 +8,7 @@ export interface TraceParent {
 }
 
 /** Version 00 as the W3C Trace Context spec writes it: lowercase hex, 55 characters. */
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 const ZERO_TRACE_ID = '0'.repeat(32)
 const ZERO_SPAN_ID = '0'.repeat(16)
 
@@ -35,10 +35,9 @@ export function formatTraceparent(context: TraceParent): string {
  * parseTraceparent(null) // undefined
  */
 export function parseTraceparent(value: string | null | undefined): TraceParent | undefined {
-  if (typeof value !== 'string' || value.length !== 55) return undefined
-  const match = TRACEPARENT.exec(value)
-  if (match === null) return undefined
-  const [, traceId, spanId, flags] = match as unknown as [string, string, string, string]
+  if (typeof value !== 'string' || value.length !== 55 || !TRACEPARENT.test(value)) return undefined
+  const traceId = value.slice(3, 35)
+  const spanId = value.slice(36, 52)
   if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined
-  return { traceId, spanId, traceFlags: Number.parseInt(flags, 16) }
+  return { traceId, spanId, traceFlags: Number.parseInt(value.slice(53), 16) }
 }
