@@ -1,4 +1,4 @@
-/** `npm run bench`: the issue's four benchmarks against receivers on 127.0.0.1, printed as a Markdown table. */
+/** `npm run bench`: the benchmarks against receivers on 127.0.0.1, printed as a Markdown table. */
 
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +20,7 @@ import { Analytics, type Plugin } from '@segment/analytics-node'
 import { Pool } from 'undici'
 import { built } from './built.js'
 import { type BenchReceiver, sampleEvent, since, size, startReceiver } from './harness.js'
+import { registerSdk } from './telemetry.js'
 
 const { SqliteQueueStore, webhookPlugin } = built
 
@@ -118,7 +119,14 @@ function median(values: readonly number[]): number {
 async function alternate(
   ours: () => Promise<number>,
   baseline: () => Promise<number>,
-): Promise<{ ours: number; baseline: number; ratio: number; ratios: number[] }> {
+): Promise<{
+  ours: number
+  baseline: number
+  ratio: number
+  ratios: number[]
+  /** Each round's rates, in round order. */
+  rounds: { ours: number; baseline: number }[]
+}> {
   const a: number[] = []
   const b: number[] = []
   const ratios: number[] = []
@@ -127,7 +135,8 @@ async function alternate(
     a.push(await ours())
     ratios.push((a.at(-1) as number) / (b.at(-1) as number))
   }
-  return { ours: median(a), baseline: median(b), ratio: median(ratios), ratios }
+  const rounds = a.map((rate, i) => ({ ours: rate, baseline: b[i] as number }))
+  return { ours: median(a), baseline: median(b), ratio: median(ratios), ratios, rounds }
 }
 
 const roundsNote = (ratios: readonly number[]) =>
@@ -284,24 +293,7 @@ async function benchDrain(receiver: BenchReceiver, batchSize: number): Promise<v
     return out
   }
   const result = await alternate(
-    async () => {
-      const path = freshDb()
-      await prefill(path, DRAIN_EVENTS)
-      const before = await receiver.count()
-      const plugin = webhookPlugin(settings, {
-        store: { sqlite: { path } },
-        concurrency: CONCURRENCY,
-      })
-      const start = performance.now()
-      const result = await plugin.drain({ timeoutMs: 600_000 })
-      const rate = DRAIN_EVENTS / (since(start) / 1000)
-      await plugin.close()
-      const got = (await receiver.count()) - before
-      if (!result.drained || got < DRAIN_EVENTS)
-        throw new Error(`drain delivered ${got} of ${DRAIN_EVENTS}`)
-      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
-      return rate
-    },
+    () => pluginDrainRate(receiver, settings),
     () => rawUndici(receiver, parsed, rawBodies(), DRAIN_EVENTS),
   )
   report(
@@ -310,6 +302,66 @@ async function benchDrain(receiver: BenchReceiver, batchSize: number): Promise<v
     fmt(result.baseline),
     `${result.ratio.toFixed(2)}${roundsNote(result.ratios)}`,
     '>= 0.8',
+  )
+}
+
+/** Events/s of the plugin draining {@link DRAIN_EVENTS} prefilled events to `receiver` (bench 2's plugin side). */
+async function pluginDrainRate(
+  receiver: BenchReceiver,
+  settings: { webhooks: string[]; batchSize: number; sharedSecret: string },
+): Promise<number> {
+  const path = freshDb()
+  await prefill(path, DRAIN_EVENTS)
+  const before = await receiver.count()
+  const plugin = webhookPlugin(settings, {
+    store: { sqlite: { path } },
+    concurrency: CONCURRENCY,
+  })
+  const start = performance.now()
+  const result = await plugin.drain({ timeoutMs: 600_000 })
+  const rate = DRAIN_EVENTS / (since(start) / 1000)
+  await plugin.close()
+  const got = (await receiver.count()) - before
+  if (!result.drained || got < DRAIN_EVENTS)
+    throw new Error(`drain delivered ${got} of ${DRAIN_EVENTS}`)
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+  return rate
+}
+
+/**
+ * 6. What telemetry costs: bench 2's drain with an OpenTelemetry SDK
+ * registered before the plugin starts (spans batched to an in-memory
+ * exporter, metrics read every second) against the same drain with none,
+ * alternating in one process. The cost per delivered event is the
+ * difference of the two rates' inverses, per round.
+ */
+async function benchTelemetry(receiver: BenchReceiver, batchSize: number): Promise<void> {
+  const settings = { webhooks: [receiver.url], batchSize, sharedSecret: 'bench-secret' }
+  const spans: number[] = []
+  const result = await alternate(
+    async () => {
+      const sdk = registerSdk()
+      try {
+        return await pluginDrainRate(receiver, settings)
+      } finally {
+        spans.push((await sdk.remove()).spans)
+      }
+    },
+    () => pluginDrainRate(receiver, settings),
+  )
+  // One span per request: a round with fewer measured less than it claims.
+  const requests = Math.ceil(DRAIN_EVENTS / batchSize)
+  if (spans.some((n) => n < requests)) {
+    throw new Error(`expected ${requests} spans a round, the SDK exported ${spans.join(', ')}`)
+  }
+  const microseconds = (rate: number) => 1e6 / rate
+  const costs = result.rounds.map((r) => microseconds(r.ours) - microseconds(r.baseline))
+  report(
+    `6. telemetry: drain ${fmt(DRAIN_EVENTS)} queued, batchSize ${batchSize}, OpenTelemetry SDK registered (in-memory exporters) vs none (events/s, median of ${ROUNDS})`,
+    fmt(result.ours),
+    fmt(result.baseline),
+    `${result.ratio.toFixed(2)}${roundsNote(result.ratios)}; ${median(costs).toFixed(2)} µs more per delivered event (rounds: ${costs.map((c) => c.toFixed(2)).join(', ')})`,
+    '-',
   )
 }
 
@@ -423,6 +475,10 @@ try {
   }
   if (run('3')) await benchVsSegment(receiver)
   if (run('4')) await benchBacklog(receiver)
+  if (run('6')) {
+    await benchTelemetry(receiver, 1)
+    await benchTelemetry(receiver, 100)
+  }
 } finally {
   receiver.stop()
   rmSync(dir, { recursive: true, force: true })
