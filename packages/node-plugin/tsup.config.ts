@@ -2,7 +2,8 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    // The dashboard is its own entry, so an app that never mounts it loads none of it.
+    entry: { index: 'src/index.ts', 'dashboard/index': 'src/dashboard/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     clean: true,
