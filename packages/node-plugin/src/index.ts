@@ -38,7 +38,9 @@ export { SqliteStoreError, type SqliteStoreErrorCode } from './store/sqlite/erro
 export type {
   ClaimedRequest,
   ClaimOptions,
+  DeadCursor,
   DeadLetter,
+  DeadListOptions,
   DeadSelection,
   KillUpdate,
   NewDelivery,
@@ -46,4 +48,6 @@ export type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
+  WorkerState,
+  WorkerStateRow,
 } from './store/types.js'

@@ -167,15 +167,73 @@ export interface ReplayResult {
   readonly unsendable: number
 }
 
-/** Which dead letters an operation applies to. */
-export type DeadSelection = { readonly ids: readonly string[] } | { readonly all: true }
+/**
+ * Which dead letters an operation applies to: these ids, all of them, or all
+ * of one reason; always only those of `options.queue` when it is given.
+ */
+export type DeadSelection =
+  | { readonly ids: readonly string[] }
+  | { readonly all: true }
+  | { readonly reason: ReasonCode }
+
+/**
+ * Where a page of dead letters ends: the `deadAt` and `id` of its last
+ * letter. Dead letters are ordered newest first by `deadAt`, then by `id`
+ * (compared byte for byte) from the highest down, so a cursor names one place
+ * in that order even when many letters died in the same millisecond, and it
+ * stays valid while letters are added, replayed or purged.
+ */
+export type DeadCursor = { readonly deadAt: number; readonly id: string }
+
+/**
+ * What {@link QueueStore.listDead} returns. Without `before`: in the order the
+ * letters died (newest last), `offset` skipped, as the CLI pages them. With
+ * `before`: only letters that come after the cursor in the newest-first order
+ * of {@link DeadCursor}, newest first; the next page's cursor is the last
+ * letter's `{ deadAt, id }`, and `{ deadAt: Number.MAX_SAFE_INTEGER, id: '' }`
+ * starts at the newest letter. Filters apply in both orders. With `queue`
+ * given, each page is an index range scan however many letters there are
+ * (in SQLite and PostgreSQL); without it, one per queue that has letters.
+ */
+export interface DeadListOptions {
+  /** Only this queue's letters (default: every queue's). */
+  readonly queue?: string
+  /** At most this many letters (none given: all of them; 100 from the SQLite store). */
+  readonly limit?: number
+  /** Skip this many first. */
+  readonly offset?: number
+  /** Only letters with this reason. */
+  readonly reason?: ReasonCode
+  /** Only letters whose `messageId` is exactly this. */
+  readonly messageId?: string
+  /** Only letters that died before this cursor, newest first (see above). */
+  readonly before?: DeadCursor
+}
+
+/**
+ * What one delivery worker is doing, as it last reported it: `sending`,
+ * `backing_off` after failures until `until`, `paused` because the
+ * destination asked to wait (`Retry-After`) until `until`, `rate_limited`
+ * (held back by `maxRequestsPerSecond`), or `idle`. `until` is `null` when
+ * the state has no end known in advance; `at` is when it was reported (ms
+ * since the epoch, the worker's clock).
+ */
+export type WorkerState = {
+  readonly state: 'sending' | 'backing_off' | 'paused' | 'rate_limited' | 'idle'
+  readonly until: number | null
+  readonly at: number
+}
+
+/** One worker's last {@link WorkerState} report, with the worker's name (the `worker` it claims as). */
+export type WorkerStateRow = WorkerState & { readonly worker: string }
 
 /**
  * A durable delivery queue shared by any number of workers: the one interface
  * the delivery worker uses, whatever the store (SQLite, PostgreSQL, or your
- * own; every method is required). Every method is atomic. Deliveries are
- * claimed with a lease: a worker that dies leaves leases that expire, and its
- * requests are claimed again, formed as they were (at-least-once). `queue`
+ * own; every method is required but `reportState` and `workerStates`). Every
+ * method is atomic. Deliveries are claimed with a lease: a worker that dies
+ * leaves leases that expire, and its requests are claimed again, formed as
+ * they were (at-least-once). `queue`
  * separates plugin instances that share one database. Acknowledgements
  * (`complete`, `retry`, `kill`, `release`) take requests: ones this store's
  * `claim` returned, or halves the worker made of one; a store finds their
@@ -221,19 +279,42 @@ export interface QueueStore {
    * worker's claims; `null` therefore means everything is delivered or dead.
    */
   nextDueAt(queue: string): Promise<number | null>
-  stats(queue?: string): Promise<QueueStats>
-  listDead(options?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetter[]>
   /**
-   * Moves the selected dead letters that can be sent back into their queue
-   * (due now, attempts reset, a fresh retry window, the stored bytes
-   * unchanged); letters with no sendable body (`invalid_payload`, see
-   * `isReplayable`) stay dead letters and are counted as `unsendable`.
+   * Counts for one queue, or all. `dead` and `deadByReason` come from counts
+   * each store keeps per queue and reason in the same transaction as every
+   * change to its dead letters, so they cost the same whatever the backlog.
+   */
+  stats(queue?: string): Promise<QueueStats>
+  /**
+   * Dead letters, filtered and paged (see {@link DeadListOptions} for the two
+   * orders).
+   *
+   * @example
+   * const newest = await store.listDead({ queue: 'default', limit: 50, before: { deadAt: Number.MAX_SAFE_INTEGER, id: '' } })
+   * const last = newest.at(-1)
+   * const next = last ? await store.listDead({ queue: 'default', limit: 50, before: { deadAt: last.deadAt, id: last.id } }) : []
+   */
+  listDead(options?: DeadListOptions): Promise<DeadLetter[]>
+  /**
+   * Moves the selected dead letters (by ids, all, or all of a reason) that
+   * can be sent back into their queue (due now, attempts reset, a fresh retry
+   * window, the stored bytes unchanged); letters with no sendable body
+   * (`invalid_payload`, see `isReplayable`) stay dead letters and are counted
+   * as `unsendable`.
+   *
+   * @example
+   * await store.replayDead({ reason: 'http_5xx' }, { now: Date.now(), queue: 'default' })
    */
   replayDead(
     selection: DeadSelection,
     options: { now: number; queue?: string },
   ): Promise<ReplayResult>
-  /** Deletes dead letters. Returns how many. */
+  /**
+   * Deletes the selected dead letters (by ids, all, or all of a reason). Returns how many.
+   *
+   * @example
+   * await store.purgeDead({ reason: 'invalid_payload' }, { queue: 'default' })
+   */
   purgeDead(selection: DeadSelection, options?: { queue?: string }): Promise<number>
   /**
    * Calls `onWake` when deliveries may have become due in `queue` because
@@ -250,5 +331,24 @@ export interface QueueStore {
    * await stop()
    */
   subscribe(queue: string, onWake: () => void): Promise<() => Promise<void>>
+  /**
+   * Records what `worker` is doing on `queue`, replacing its previous report
+   * unless that one is newer (`at`), so a dashboard in another process can
+   * show it. Reports older than an hour may be deleted meanwhile. Optional: a
+   * store without it still works (custom stores written before it keep
+   * compiling), and the plugin then has no worker states to show.
+   *
+   * @example
+   * await store.reportState?.('default', 'host-1:4242', { state: 'backing_off', until: Date.now() + 5_000, at: Date.now() })
+   */
+  reportState?(queue: string, worker: string, state: WorkerState): Promise<void>
+  /**
+   * Every worker's last report for `queue`, newest first (ties by worker
+   * name). Optional, as {@link QueueStore.reportState}.
+   *
+   * @example
+   * for (const w of (await store.workerStates?.('default')) ?? []) console.log(w.worker, w.state, w.until)
+   */
+  workerStates?(queue: string): Promise<WorkerStateRow[]>
   close(): Promise<void>
 }

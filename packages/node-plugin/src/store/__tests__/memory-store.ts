@@ -6,7 +6,9 @@ import { storedTraceparent } from '../traceparent.js'
 import type {
   ClaimedRequest,
   ClaimOptions,
+  DeadCursor,
   DeadLetter,
+  DeadListOptions,
   DeadSelection,
   KillUpdate,
   NewDelivery,
@@ -14,7 +16,10 @@ import type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
+  WorkerState,
+  WorkerStateRow,
 } from '../types.js'
+import { WORKER_STATE_TTL_MS } from '../worker-state-row.js'
 
 /**
  * A recorded request, compared by identity: its deliveries are only ever
@@ -65,6 +70,8 @@ export class MemoryQueueStore implements QueueStore {
   private readonly queues = new Map<string, QueueState>()
   /** Dead letters, in the order they died. */
   private dead: DeadLetter[] = []
+  /** Each worker's last report, by queue, then by worker. */
+  private readonly workers = new Map<string, Map<string, WorkerState>>()
   private seq = 0
 
   async open(): Promise<void> {}
@@ -211,11 +218,24 @@ export class MemoryQueueStore implements QueueStore {
     return { queued, inFlight, retrying, delivered, retried, dead, deadByReason, oldestEnqueuedAt }
   }
 
-  async listDead(
-    options: { queue?: string; limit?: number; offset?: number } = {},
-  ): Promise<DeadLetter[]> {
-    const { queue, limit = Number.POSITIVE_INFINITY, offset = 0 } = options
-    const letters = this.dead.filter((l) => queue === undefined || l.queue === queue)
+  async listDead(options: DeadListOptions = {}): Promise<DeadLetter[]> {
+    const {
+      queue,
+      reason,
+      messageId,
+      before,
+      limit = Number.POSITIVE_INFINITY,
+      offset = 0,
+    } = options
+    let letters = this.dead.filter(
+      (l) =>
+        (queue === undefined || l.queue === queue) &&
+        (reason === undefined || l.reason === reason) &&
+        (messageId === undefined || l.messageId === messageId),
+    )
+    if (before !== undefined) {
+      letters = letters.filter((l) => newestFirst(l, before) > 0).sort(newestFirst)
+    }
     return letters.slice(offset, offset + limit).map((l) => ({ ...l }))
   }
 
@@ -243,6 +263,29 @@ export class MemoryQueueStore implements QueueStore {
     const before = this.dead.length
     this.dead = this.dead.filter((letter) => !selected(letter, selection, options.queue))
     return before - this.dead.length
+  }
+
+  async reportState(queue: string, worker: string, state: WorkerState): Promise<void> {
+    let workers = this.workers.get(queue)
+    if (workers === undefined) {
+      workers = new Map()
+      this.workers.set(queue, workers)
+    }
+    const last = workers.get(worker)
+    if (last === undefined || last.at <= state.at) workers.set(worker, { ...state })
+    for (const reports of this.workers.values()) {
+      for (const [name, report] of reports) {
+        if (report.at < state.at - WORKER_STATE_TTL_MS) reports.delete(name)
+      }
+    }
+  }
+
+  async workerStates(queue: string): Promise<WorkerStateRow[]> {
+    const rows = [...(this.workers.get(queue) ?? [])].map(([worker, state]) => ({
+      worker,
+      ...state,
+    }))
+    return rows.sort((a, b) => b.at - a.at || compareBytes(a.worker, b.worker))
   }
 
   async subscribe(_queue: string, _onWake: () => void): Promise<() => Promise<void>> {
@@ -359,5 +402,20 @@ function firstIndex(request: Formed, order: ReadonlyMap<Entry, number>): number 
 
 function selected(letter: DeadLetter, selection: DeadSelection, queue?: string): boolean {
   if (queue !== undefined && letter.queue !== queue) return false
+  if ('reason' in selection) return letter.reason === selection.reason
   return 'all' in selection || selection.ids.includes(letter.id)
+}
+
+/**
+ * The newest-first order of dead letters (see `DeadCursor`): negative when
+ * `a` comes first, that is died later, or at the same moment with the
+ * higher id.
+ */
+function newestFirst(a: DeadCursor, b: DeadCursor): number {
+  return b.deadAt - a.deadAt || compareBytes(b.id, a.id)
+}
+
+/** Compares strings by their UTF-8 bytes, as SQLite and PostgreSQL's "C" collation do. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }

@@ -443,6 +443,200 @@ describePostgres('PostgreSQL counters across processes', (url) => {
   })
 })
 
+describePostgres('PostgreSQL dead-letter counts (schema version 6)', (url) => {
+  /** A pool on `url` for raw SQL, ended after `work`. */
+  async function withPool<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
+    const pool = new pg.Pool({ connectionString: url, max: 2 })
+    try {
+      return await work(pool)
+    } finally {
+      await pool.end()
+    }
+  }
+  /** Inserts dead letters as any release writes them: straight into the table. */
+  const insertDead = (pool: pg.Pool, schema: string, rows: [string, string, string][]) =>
+    pool.query(
+      `INSERT INTO "${schema}".dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason)
+       SELECT q, id, '{}', 'm-' || id, 1, 1, 2, r FROM unnest($1::text[], $2::text[], $3::text[]) AS t(q, id, r)`,
+      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
+    )
+  /** The exact counts, from the letters themselves. */
+  const countLetters = (pool: pg.Pool, schema: string) =>
+    pool
+      .query(
+        `SELECT queue, reason, count(*)::int AS n FROM "${schema}".dead_letters GROUP BY queue, reason ORDER BY queue, reason`,
+      )
+      .then((r) => r.rows)
+  const sumCounts = (pool: pg.Pool, schema: string) =>
+    pool
+      .query(
+        `SELECT queue, reason, sum(n)::int AS n FROM "${schema}".dead_counts GROUP BY queue, reason
+         HAVING sum(n) <> 0 ORDER BY queue, reason`,
+      )
+      .then((r) => r.rows)
+  const letterOf = (d: NewDelivery, reason: 'http_4xx' | 'timeout') => ({
+    ...d,
+    attempts: 1,
+    deadAt: 5_000,
+    reason,
+    lastStatus: null,
+    detail: null,
+  })
+
+  it('upgrades a version 5 schema: counts the dead letters it holds once', async () => {
+    const schema = uniqueSchemaName()
+    schemas.add(schema)
+    await withPool(async (pool) => {
+      const client = await pool.connect()
+      try {
+        await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 5))
+      } finally {
+        client.release()
+      }
+      await insertDead(pool, schema, [
+        ['a', 'd1', 'http_4xx'],
+        ['a', 'd2', 'http_4xx'],
+        ['a', 'd3', 'timeout'],
+        ['b', 'd4', 'tls'],
+      ])
+    })
+    const store = makeStore(url, schema)
+    await store.open()
+    expect(await store.stats('a')).toMatchObject({
+      dead: 3,
+      deadByReason: { http_4xx: 2, timeout: 1 },
+    })
+    expect(await store.stats()).toMatchObject({ dead: 4 })
+    const again = makeStore(url, schema)
+    await again.open()
+    expect(await again.stats()).toMatchObject({ dead: 4 })
+    expect(await again.purgeDead({ reason: 'http_4xx' })).toBe(2)
+    expect(await store.stats()).toMatchObject({ dead: 2, deadByReason: { timeout: 1, tls: 1 } })
+  })
+
+  it('stay exact when many store instances kill, store, replay and purge at once, on several shards', async () => {
+    const schema = uniqueSchemaName()
+    const instances = Array.from({ length: 4 }, () => makeStore(url, schema, { max: 2 }))
+    await Promise.all(instances.map((s) => s.open()))
+    const [first] = instances as [PostgresQueueStore]
+    for (let i = 0; i < 8; i++) await first.enqueue(Q, deliveries(25))
+    await Promise.all(
+      instances.map(async (s, i) => {
+        for (let round = 0; round < 100; round++) {
+          const got = await s.claim(Q, { limit: 7, now: 10_000, leaseMs: 60_000, worker: `w${i}` })
+          if (got.length === 0) return
+          const reason = round % 2 === 0 ? 'http_4xx' : 'timeout'
+          await s.kill(Q, got, {
+            now: 10_000 + round,
+            attempts: 1,
+            reason,
+            status: null,
+            detail: null,
+          })
+          await s.enqueueDead(Q, [letterOf(deliveries(1)[0] as NewDelivery, reason)])
+          if (round % 5 === 4) await s.purgeDead({ reason: 'timeout' }, { queue: Q })
+          if (round % 7 === 6) await s.replayDead({ reason: 'http_4xx' }, { now: 10_000, queue: Q })
+        }
+      }),
+    )
+    await withPool(async (pool) => {
+      const exact = await countLetters(pool, schema)
+      expect(exact.length).toBeGreaterThan(0)
+      expect(await sumCounts(pool, schema)).toEqual(exact)
+      const shards = await pool.query(
+        `SELECT count(DISTINCT shard)::int AS n FROM "${schema}".dead_counts`,
+      )
+      expect(shards.rows[0].n).toBeGreaterThan(1)
+      const stats = await first.stats(Q)
+      expect(stats.dead).toBe(exact.reduce((sum, r) => sum + r.n, 0))
+      expect(stats.deadByReason).toEqual(Object.fromEntries(exact.map((r) => [r.reason, r.n])))
+    })
+  })
+
+  it('move a count when a kill rewrites a letter already dead, and follow updates and TRUNCATE by hand', async () => {
+    const store = makeStore(url)
+    await store.open()
+    const [item] = deliveries(1) as [NewDelivery]
+    await store.enqueueDead(Q, [letterOf(item, 'http_4xx')])
+    // The same id queued again and killed: PostgreSQL rewrites the letter (ON CONFLICT DO UPDATE).
+    await store.enqueue(Q, [item])
+    const got = await store.claim(Q, { limit: 1, now: 10_000, leaseMs: 1_000, worker: 'w' })
+    await store.kill(Q, got, {
+      now: 10_000,
+      attempts: 2,
+      reason: 'timeout',
+      status: null,
+      detail: null,
+    })
+    expect(await store.listDead({ queue: Q })).toMatchObject([{ id: item.id, reason: 'timeout' }])
+    expect(await store.stats(Q)).toMatchObject({ dead: 1, deadByReason: { timeout: 1 } })
+    await withPool(async (pool) => {
+      await insertDead(pool, store.schema, [
+        [Q, 'x1', 'http_4xx'],
+        ['other', 'x2', 'http_4xx'],
+      ])
+      await pool.query(`UPDATE "${store.schema}".dead_letters SET reason = 'tls' WHERE id = 'x1'`)
+      await pool.query(`UPDATE "${store.schema}".dead_letters SET queue = $1 WHERE id = 'x2'`, [Q])
+      expect(await store.stats(Q)).toMatchObject({
+        dead: 3,
+        deadByReason: { timeout: 1, tls: 1, http_4xx: 1 },
+      })
+      expect(await sumCounts(pool, store.schema)).toEqual(await countLetters(pool, store.schema))
+      await pool.query(`TRUNCATE "${store.schema}".dead_letters`)
+      expect(await store.stats()).toMatchObject({ dead: 0, deadByReason: {} })
+    })
+  })
+
+  it('stats read the counts, not the letters', async () => {
+    const store = makeStore(url)
+    await store.open()
+    await withPool(async (pool) => {
+      await insertDead(pool, store.schema, [[Q, 'x', 'http_4xx']])
+      await pool.query(`UPDATE "${store.schema}".dead_counts SET n = 1000000`)
+    })
+    expect(await store.stats(Q)).toMatchObject({
+      dead: 1_000_000,
+      deadByReason: { http_4xx: 1_000_000 },
+    })
+  })
+
+  it('a store that must not migrate (the CLI) reads an older schema: counts from the letters, pages, no worker states', async () => {
+    const schema = uniqueSchemaName()
+    schemas.add(schema)
+    await withPool(async (pool) => {
+      const client = await pool.connect()
+      try {
+        await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 5))
+      } finally {
+        client.release()
+      }
+      await insertDead(pool, schema, [
+        ['a', 'd1', 'http_4xx'],
+        ['a', 'd2', 'timeout'],
+        ['b', 'd3', 'http_4xx'],
+      ])
+    })
+    const store = new PostgresQueueStore({ connectionString: url, schema, migrate: false })
+    stores.push(store)
+    await store.open()
+    expect(await store.stats()).toMatchObject({
+      dead: 3,
+      deadByReason: { http_4xx: 2, timeout: 1 },
+    })
+    const page = await store.listDead({ reason: 'http_4xx', before: { deadAt: 3, id: '' } })
+    expect(page.map((l) => l.id)).toEqual(['d3', 'd1'])
+    expect(await store.purgeDead({ reason: 'timeout' }, { queue: 'a' })).toBe(1)
+    await store.reportState('a', 'w', { state: 'idle', until: null, at: 1 })
+    expect(await store.workerStates('a')).toEqual([])
+    await withPool(async (pool) => {
+      const { rows } = await pool.query(
+        `SELECT max(version) AS v FROM "${schema}".schema_migrations`,
+      )
+      expect(rows[0].v).toBe(5)
+    })
+  })
+})
+
 describePostgres('PostgreSQL dead letters', (url) => {
   let store: PostgresQueueStore
   beforeEach(async () => {

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fixtureDeliveries, T0 as UPGRADE_T0 } from '../../../test/upgrade/state.js'
 import { BLOCK_MAX } from '../blocks/block.js'
+import { migrate, SQLITE_SCHEMA_VERSION } from '../sqlite/schema.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../sqlite/store.js'
 import type { ClaimedRequest, NewDelivery } from '../types.js'
 import { byIds, type ClaimedDelivery, claimFlat, membersOf } from './requests.js'
@@ -42,7 +43,8 @@ describe('SqliteQueueStore', () => {
     await store.close()
     const db = new Database(path, { readonly: true })
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
-    expect(db.pragma('user_version', { simple: true })).toBe(5)
+    expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION)
+    expect(SQLITE_SCHEMA_VERSION).toBe(6)
     db.close()
   })
 
@@ -391,5 +393,110 @@ describe('SqliteQueueStore blocks (many never-attempted deliveries a row)', () =
       [...waiting, ...retrying, ...leased].map((d) => d.id).sort(),
     )
     expect(new Set(claimed.map((d) => d.traceparent))).toEqual(new Set([null]))
+  })
+})
+
+describe('SqliteQueueStore dead-letter counts (schema version 6)', () => {
+  /** Inserts dead letters as any release writes them: straight into the table. */
+  const insertDead = (
+    db: Database.Database,
+    rows: [queue: string, id: string, reason: string][],
+  ) => {
+    const insert = db.prepare(
+      `INSERT OR IGNORE INTO dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason)
+       VALUES (?, ?, '{}', ?, 1, 1, 2, ?)`,
+    )
+    for (const [queue, id, reason] of rows) insert.run(queue, id, `m-${id}`, reason)
+  }
+  const countRows = (path: string) => {
+    const db = new Database(path, { readonly: true })
+    const rows = db.prepare('SELECT queue, reason, n FROM dead_counts ORDER BY queue, reason').all()
+    db.close()
+    return rows
+  }
+
+  it('upgrades a version 5 file: counts the dead letters it holds once, then keeps counting', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const old = new Database(path)
+    migrate(old, 5)
+    expect(old.pragma('user_version', { simple: true })).toBe(5)
+    insertDead(old, [
+      ['a', 'd1', 'http_4xx'],
+      ['a', 'd2', 'http_4xx'],
+      ['a', 'd3', 'timeout'],
+      ['b', 'd4', 'tls'],
+    ])
+    old.close()
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    expect(await store.stats('a')).toMatchObject({
+      dead: 3,
+      deadByReason: { http_4xx: 2, timeout: 1 },
+    })
+    expect(await store.stats()).toMatchObject({ dead: 4 })
+    await store.enqueueDead('a', [
+      {
+        id: 'd5',
+        body: '',
+        messageId: null,
+        enqueuedAt: 1,
+        attempts: 0,
+        deadAt: 3,
+        reason: 'invalid_payload',
+        lastStatus: null,
+        detail: null,
+      },
+    ])
+    expect(await store.purgeDead({ reason: 'http_4xx' }, { queue: 'a' })).toBe(2)
+    await store.close()
+    expect(countRows(path)).toEqual([
+      { queue: 'a', reason: 'http_4xx', n: 0 },
+      { queue: 'a', reason: 'invalid_payload', n: 1 },
+      { queue: 'a', reason: 'timeout', n: 1 },
+      { queue: 'b', reason: 'tls', n: 1 },
+    ])
+    // Opening again migrates nothing more: the counts are not added twice.
+    const again = new SqliteQueueStore({ path })
+    await again.open()
+    expect(await again.stats()).toMatchObject({
+      dead: 3,
+      deadByReason: { invalid_payload: 1, timeout: 1, tls: 1 },
+    })
+    await again.close()
+  })
+
+  it('keeps the counts exact when a process of an earlier release writes dead letters into the file', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    // An earlier release opens a newer file without migrating it and writes the table as it knows it.
+    const earlier = new Database(path)
+    insertDead(earlier, [
+      ['q', 'e1', 'http_4xx'],
+      ['q', 'e2', 'http_4xx'],
+      ['q', 'e2', 'timeout'],
+      ['q', 'e3', 'expired'],
+    ])
+    earlier.prepare("UPDATE dead_letters SET reason = 'tls' WHERE id = 'e1'").run()
+    earlier.prepare("UPDATE dead_letters SET detail = 'seen' WHERE id = 'e2'").run()
+    earlier.prepare("DELETE FROM dead_letters WHERE id = 'e3'").run()
+    earlier.close()
+    expect(await store.stats('q')).toMatchObject({ dead: 2, deadByReason: { http_4xx: 1, tls: 1 } })
+    await store.close()
+  })
+
+  it('stats read the counts, not the letters', async () => {
+    const path = join(tempDir(), 'q.sqlite')
+    const store = new SqliteQueueStore({ path })
+    await store.open()
+    const db = new Database(path)
+    insertDead(db, [['q', 'x', 'http_4xx']])
+    db.prepare("UPDATE dead_counts SET n = 1000000 WHERE queue = 'q' AND reason = 'http_4xx'").run()
+    db.close()
+    expect(await store.stats('q')).toMatchObject({
+      dead: 1_000_000,
+      deadByReason: { http_4xx: 1_000_000 },
+    })
+    await store.close()
   })
 })

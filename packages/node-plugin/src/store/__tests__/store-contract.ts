@@ -1,8 +1,18 @@
 /** The behaviour every QueueStore must have, as a reusable suite each store's test file runs against its own store. */
 
 import { randomBytes, randomUUID } from 'node:crypto'
+import type { ReasonCode } from '@analytics-webhooks/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { ClaimedRequest, NewDelivery, QueueStore } from '../types.js'
+import type {
+  ClaimedRequest,
+  DeadCursor,
+  DeadLetter,
+  DeadListOptions,
+  NewDelivery,
+  QueueStats,
+  QueueStore,
+  WorkerState,
+} from '../types.js'
 import { byIds, claimFlat, flatten, membersOf, requestOf } from './requests.js'
 
 /** Makes a fresh, empty store (not yet opened) and a way to throw it away. */
@@ -58,6 +68,80 @@ function traceparentsOf(requests: readonly ClaimedRequest[]): Record<string, unk
 /** What a store must give back for each delivery, by id: its traceparent, or `null` when it had none. */
 function expectedTraceparents(items: readonly NewDelivery[]): Record<string, string | null> {
   return Object.fromEntries(items.map((d) => [d.id, d.traceparent ?? null]))
+}
+
+/** A dead letter as `enqueueDead` takes it, with a sendable body unless `extra` says otherwise. */
+function letter(
+  id: string,
+  deadAt: number,
+  reason: ReasonCode,
+  extra: Partial<Omit<DeadLetter, 'queue'>> = {},
+): Omit<DeadLetter, 'queue'> {
+  return {
+    id,
+    body: JSON.stringify({ type: 'track', messageId: `m-${id}` }),
+    messageId: `m-${id}`,
+    enqueuedAt: T0,
+    attempts: 1,
+    deadAt,
+    reason,
+    lastStatus: null,
+    detail: null,
+    ...extra,
+  }
+}
+
+/** The ids of `letters` in the order pages before a cursor give them: latest `deadAt` first, then highest id, byte for byte. */
+function newestFirst(letters: readonly Pick<DeadLetter, 'id' | 'deadAt'>[]): string[] {
+  return [...letters]
+    .sort((a, b) => b.deadAt - a.deadAt || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))
+    .map((l) => l.id)
+}
+
+/** The cursor before every letter: where the newest page starts. */
+const NEWEST: DeadCursor = { deadAt: Number.MAX_SAFE_INTEGER, id: '' }
+
+/** Reads every page of `limit` letters, each before the last letter of the one before, until one is empty; returns the ids in page order. */
+async function walkPages(
+  store: QueueStore,
+  options: Omit<DeadListOptions, 'before' | 'limit'>,
+  limit: number,
+): Promise<string[]> {
+  const ids: string[] = []
+  let before = NEWEST
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await store.listDead({ ...options, limit, before })
+    expect(page.length).toBeLessThanOrEqual(limit)
+    const last = page.at(-1)
+    if (last === undefined) return ids
+    ids.push(...page.map((l) => l.id))
+    before = { deadAt: last.deadAt, id: last.id }
+  }
+  throw new Error('the pages never ended')
+}
+
+/** `dead` and `deadByReason` as the letters themselves say, of one queue or all. */
+async function countLetters(
+  store: QueueStore,
+  queue?: string,
+): Promise<Pick<QueueStats, 'dead' | 'deadByReason'>> {
+  const letters = await store.listDead({ ...(queue === undefined ? {} : { queue }), limit: 10_000 })
+  const deadByReason: Partial<Record<ReasonCode, number>> = {}
+  for (const l of letters) deadByReason[l.reason] = (deadByReason[l.reason] ?? 0) + 1
+  return { dead: letters.length, deadByReason }
+}
+
+/** Checks that a queue's `stats()` (and the stats of all queues) count exactly its dead letters, and returns them. */
+async function expectDeadCounts(
+  store: QueueStore,
+  queue: string,
+  expected: Pick<QueueStats, 'dead' | 'deadByReason'>,
+): Promise<void> {
+  const { dead, deadByReason } = await store.stats(queue)
+  expect({ dead, deadByReason }).toEqual(expected)
+  expect({ dead, deadByReason }).toEqual(await countLetters(store, queue))
+  const all = await store.stats()
+  expect({ dead: all.dead, deadByReason: all.deadByReason }).toEqual(await countLetters(store))
 }
 
 /**
@@ -582,6 +666,276 @@ export function describeQueueStoreContract<S extends QueueStore>(
       })
     })
 
+    describe('dead letters by reason and by messageId', () => {
+      /** Letters of queues a and b, each dying a millisecond after the one before. */
+      const fill = async () => {
+        await store.enqueueDead('a', [
+          letter('a0', T0, 'http_4xx', { messageId: 'm1' }),
+          letter('a1', T0 + 1, 'timeout', { messageId: 'm10' }),
+          letter('a2', T0 + 2, 'http_4xx', { messageId: 'M1' }),
+          letter('a3', T0 + 3, 'expired', { messageId: null }),
+          letter('a4', T0 + 4, 'http_4xx', { messageId: 'm1' }),
+        ])
+        await store.enqueueDead('b', [
+          letter('b0', T0 + 5, 'http_4xx', { messageId: 'm1' }),
+          letter('b1', T0 + 6, 'timeout', { messageId: 'm2' }),
+        ])
+      }
+      const ids = (letters: readonly DeadLetter[]) => letters.map((l) => l.id)
+
+      it('lists only the letters of a reason, of one queue or all, in the order they died', async () => {
+        await fill()
+        expect(ids(await store.listDead({ queue: 'a', reason: 'http_4xx' }))).toEqual([
+          'a0',
+          'a2',
+          'a4',
+        ])
+        expect(ids(await store.listDead({ reason: 'http_4xx' }))).toEqual(['a0', 'a2', 'a4', 'b0'])
+        expect(ids(await store.listDead({ reason: 'timeout', queue: 'b' }))).toEqual(['b1'])
+        expect(await store.listDead({ reason: 'tls' })).toEqual([])
+        const page = await store.listDead({ reason: 'http_4xx', limit: 2, offset: 1 })
+        expect(ids(page)).toEqual(['a2', 'a4'])
+        expect(page[0]).toMatchObject({ queue: 'a', reason: 'http_4xx', messageId: 'M1' })
+      })
+
+      it('lists only the letters whose messageId is exactly the one given', async () => {
+        await fill()
+        expect(ids(await store.listDead({ messageId: 'm1' }))).toEqual(['a0', 'a4', 'b0'])
+        expect(ids(await store.listDead({ queue: 'b', messageId: 'm1' }))).toEqual(['b0'])
+        expect(ids(await store.listDead({ messageId: 'm1', reason: 'timeout' }))).toEqual([])
+        expect(ids(await store.listDead({ messageId: 'm10' }))).toEqual(['a1'])
+        expect(await store.listDead({ messageId: 'm' })).toEqual([])
+      })
+    })
+
+    describe('dead letters in pages before a cursor', () => {
+      /**
+       * 40 letters over two queues and three reasons, dying in four distinct
+       * milliseconds, so most share their moment with others: ids that sort
+       * differently byte for byte and in a language's collation (case,
+       * `-` and `_`), and random UUIDs.
+       */
+      const fill = async () => {
+        const odd = ['A1', 'a-1', 'a1', 'a_1', 'b', 'B', 'a.1', 'a 1']
+        const made: DeadLetter[] = []
+        for (const [queue, offset] of [
+          ['a', 0],
+          ['b', 20],
+        ] as const) {
+          const letters = Array.from({ length: 20 }, (_, i) => {
+            const reasons: ReasonCode[] = ['http_4xx', 'timeout', 'expired']
+            const id = i < odd.length ? `${queue}:${odd[i]}` : randomUUID()
+            return letter(id, T0 + ((i + offset) % 4), reasons[i % 3] as ReasonCode)
+          })
+          await store.enqueueDead(queue, letters)
+          made.push(...letters.map((l) => ({ ...l, queue })))
+        }
+        return made
+      }
+
+      it('walk every letter of a queue exactly once, newest first, then by id', async () => {
+        const made = await fill()
+        const expected = newestFirst(made.filter((l) => l.queue === 'a'))
+        expect(await walkPages(store, { queue: 'a' }, 7)).toEqual(expected)
+        expect(await walkPages(store, { queue: 'a' }, 1)).toEqual(expected)
+        const first = await store.listDead({ queue: 'a', limit: 3, before: NEWEST })
+        expect(first.map((l) => l.id)).toEqual(expected.slice(0, 3))
+        expect(first[0]).toMatchObject({ queue: 'a', deadAt: T0 + 3 })
+      })
+
+      it('walk every letter of every queue, and of one reason, exactly once in that order', async () => {
+        const made = await fill()
+        expect(await walkPages(store, {}, 6)).toEqual(newestFirst(made))
+        expect(await walkPages(store, { reason: 'timeout' }, 4)).toEqual(
+          newestFirst(made.filter((l) => l.reason === 'timeout')),
+        )
+        expect(await walkPages(store, { queue: 'b', reason: 'expired' }, 2)).toEqual(
+          newestFirst(made.filter((l) => l.queue === 'b' && l.reason === 'expired')),
+        )
+      })
+
+      it('start strictly after the cursor, skip `offset`, and find a letter by messageId', async () => {
+        const made = await fill()
+        const expected = newestFirst(made.filter((l) => l.queue === 'a'))
+        const at = made.find((l) => l.id === expected[5]) as DeadLetter
+        const before = { deadAt: at.deadAt, id: at.id }
+        const after = await store.listDead({ queue: 'a', before, limit: 3, offset: 1 })
+        expect(after.map((l) => l.id)).toEqual(expected.slice(7, 10))
+        const [found] = await store.listDead({
+          queue: 'a',
+          messageId: `m-${at.id}`,
+          before: NEWEST,
+        })
+        expect(found?.id).toBe(at.id)
+      })
+
+      it('stay exact while letters die, are replayed and purged between pages', async () => {
+        const made = await fill()
+        const expected = newestFirst(made.filter((l) => l.queue === 'a'))
+        const first = await store.listDead({ queue: 'a', limit: 5, before: NEWEST })
+        expect(first.map((l) => l.id)).toEqual(expected.slice(0, 5))
+        const last = first.at(-1) as DeadLetter
+        // The cursor's own letter is purged, one further down replayed, and new ones die.
+        expect(await store.purgeDead({ ids: [last.id] })).toBe(1)
+        await store.replayDead({ ids: [expected[9] as string] }, { now: T0 + 100 })
+        await store.enqueueDead('a', [letter('late', T0 + 50, 'tls'), letter('early', T0, 'tls')])
+        const now = [
+          ...made.filter((l) => l.queue === 'a' && l.id !== expected[9] && l.id !== last.id),
+          { id: 'early', deadAt: T0 },
+          { id: 'late', deadAt: T0 + 50 },
+        ]
+        expect(await walkPages(store, { queue: 'a' }, 4)).toEqual(newestFirst(now))
+        // The next page goes on from the purged letter's place: what died before it, as it is now.
+        const cursor = { deadAt: last.deadAt, id: last.id }
+        const next = await store.listDead({ queue: 'a', limit: 100, before: cursor })
+        const older = now.filter(
+          (l) =>
+            l.deadAt < last.deadAt ||
+            (l.deadAt === last.deadAt &&
+              Buffer.compare(Buffer.from(l.id), Buffer.from(last.id)) < 0),
+        )
+        expect(next.map((l) => l.id)).toEqual(newestFirst(older))
+        expect(older.map((l) => l.id)).toContain('early')
+      })
+    })
+
+    describe('replay and purge by reason', () => {
+      it('act on every letter of the reason, of the queue given, and never replay an unsendable one', async () => {
+        await store.enqueueDead('a', [
+          letter('a-4xx-1', T0, 'http_4xx'),
+          letter('a-4xx-2', T0 + 1, 'http_4xx'),
+          letter('a-4xx-empty', T0 + 2, 'http_4xx', { body: '' }),
+          letter('a-timeout-1', T0 + 3, 'timeout'),
+          letter('a-timeout-2', T0 + 4, 'timeout'),
+          letter('a-invalid', T0 + 5, 'invalid_payload', { body: 'null' }),
+        ])
+        await store.enqueueDead('b', [
+          letter('b-4xx', T0 + 6, 'http_4xx'),
+          letter('b-timeout', T0 + 7, 'timeout'),
+        ])
+        expect(
+          await store.replayDead({ reason: 'http_4xx' }, { now: T0 + 9000, queue: 'a' }),
+        ).toEqual({ replayed: 2, unsendable: 1 })
+        const claimed = await claimFlat(store, 'a', { limit: 10, now: T0 + 9000, ...LEASE })
+        expect(claimed.map((d) => [d.id, d.attempts, d.enqueuedAt]).sort()).toEqual([
+          ['a-4xx-1', 0, T0 + 9000],
+          ['a-4xx-2', 0, T0 + 9000],
+        ])
+        expect(await store.replayDead({ reason: 'invalid_payload' }, { now: T0 })).toEqual({
+          replayed: 0,
+          unsendable: 1,
+        })
+        expect(await store.replayDead({ reason: 'tls' }, { now: T0 })).toEqual({
+          replayed: 0,
+          unsendable: 0,
+        })
+        expect(await store.purgeDead({ reason: 'timeout' }, { queue: 'b' })).toBe(1)
+        expect(await store.purgeDead({ reason: 'timeout' })).toBe(2)
+        expect(await store.purgeDead({ reason: 'timeout' })).toBe(0)
+        expect((await store.listDead({ limit: 100 })).map((l) => l.id)).toEqual([
+          'a-4xx-empty',
+          'a-invalid',
+          'b-4xx',
+        ])
+        expect(await store.purgeDead({ reason: 'http_4xx' })).toBe(2)
+        await expectDeadCounts(store, 'a', { dead: 1, deadByReason: { invalid_payload: 1 } })
+        await expectDeadCounts(store, 'b', { dead: 0, deadByReason: {} })
+      })
+    })
+
+    describe('dead-letter counts', () => {
+      const killed = (reason: ReasonCode, now = T0 + 100) => ({
+        now,
+        attempts: 1,
+        reason,
+        status: null,
+        detail: null,
+      })
+
+      it('stay exact through kill (from new deliveries and from retried ones), enqueueDead, replay and purge', async () => {
+        const items = deliveries(10)
+        await store.enqueue('a', items)
+        await store.enqueue('b', deliveries(3))
+        await expectDeadCounts(store, 'a', { dead: 0, deadByReason: {} })
+        const claimed = await store.claim('a', { limit: 10, now: T0 + 50, ...LEASE })
+        expect(flatten(claimed)).toHaveLength(10)
+        await store.kill('a', claimed.slice(0, 4), killed('http_4xx'))
+        // Killed again (a late answer after a takeover): nothing more is dead.
+        await store.kill('a', claimed.slice(0, 4), killed('http_4xx'))
+        await store.complete('a', claimed.slice(4, 5))
+        await store.kill('a', claimed.slice(4, 6), killed('expired'))
+        await expectDeadCounts(store, 'a', { dead: 5, deadByReason: { http_4xx: 4, expired: 1 } })
+        // A delivery retried (a row of its own) and then killed.
+        await store.retry('a', claimed[6] as ClaimedRequest, {
+          at: T0 + 60,
+          attempts: 1,
+          reason: 'http_5xx',
+          status: 503,
+        })
+        const again = await store.claim('a', { limit: 1, now: T0 + 60, ...LEASE })
+        expect(membersOf(again)).toEqual(membersOf(claimed.slice(6, 7)))
+        await store.kill('a', again, killed('http_5xx'))
+        await store.enqueueDead('a', [
+          letter('bad-1', T0, 'invalid_payload', { body: '' }),
+          letter('bad-2', T0, 'invalid_payload', { body: '' }),
+        ])
+        const b = await store.claim('b', { limit: 3, now: T0 + 50, ...LEASE })
+        await store.kill('b', b, killed('tls'))
+        await expectDeadCounts(store, 'a', {
+          dead: 8,
+          deadByReason: { http_4xx: 4, expired: 1, http_5xx: 1, invalid_payload: 2 },
+        })
+        await expectDeadCounts(store, 'b', { dead: 3, deadByReason: { tls: 3 } })
+
+        expect(
+          await store.replayDead({ ids: [items[0]?.id as string, 'bad-1'] }, { now: T0 + 200 }),
+        ).toEqual({ replayed: 1, unsendable: 1 })
+        expect(await store.purgeDead({ reason: 'expired' }, { queue: 'a' })).toBe(1)
+        expect(await store.replayDead({ all: true }, { now: T0 + 200, queue: 'b' })).toEqual({
+          replayed: 3,
+          unsendable: 0,
+        })
+        await expectDeadCounts(store, 'a', {
+          dead: 6,
+          deadByReason: { http_4xx: 3, http_5xx: 1, invalid_payload: 2 },
+        })
+        await expectDeadCounts(store, 'b', { dead: 0, deadByReason: {} })
+        // Replayed, killed again: counted again.
+        const replayed = await store.claim('b', { limit: 3, now: T0 + 200, ...LEASE })
+        await store.kill('b', replayed.slice(0, 2), killed('http_413'))
+        await expectDeadCounts(store, 'b', { dead: 2, deadByReason: { http_413: 2 } })
+        expect(await store.purgeDead({ all: true })).toBe(8)
+        await expectDeadCounts(store, 'a', { dead: 0, deadByReason: {} })
+        await expectDeadCounts(store, 'b', { dead: 0, deadByReason: {} })
+      })
+
+      if (reopen) {
+        const reopenStore = reopen
+        it('are the same after a restart, and stay exact after it', async () => {
+          await store.enqueueDead('a', [
+            letter('x1', T0, 'http_4xx'),
+            letter('x2', T0, 'http_4xx'),
+            letter('x3', T0, 'timeout'),
+          ])
+          const before = await store.stats('a')
+          await store.close()
+          const next = reopenStore(store)
+          await next.open()
+          try {
+            expect(await next.stats('a')).toEqual(before)
+            await expectDeadCounts(next, 'a', {
+              dead: 3,
+              deadByReason: { http_4xx: 2, timeout: 1 },
+            })
+            expect(await next.purgeDead({ reason: 'http_4xx' })).toBe(2)
+            await expectDeadCounts(next, 'a', { dead: 1, deadByReason: { timeout: 1 } })
+          } finally {
+            await next.close()
+          }
+        })
+      }
+    })
+
     describe('wake and nextDueAt', () => {
       it('wake makes every waiting delivery due now, but not leased ones', async () => {
         const items = deliveries(3)
@@ -875,6 +1229,67 @@ export function describeQueueStoreContract<S extends QueueStore>(
             expect(traceparentsOf(claimed)).toEqual(
               expectedTraceparents([...retried, ...leased, ...waiting]),
             )
+          } finally {
+            await next.close()
+          }
+        })
+      }
+    })
+
+    describe('worker states', () => {
+      it("keep each worker's last report per queue, newest first, never replaced by an older one", async () => {
+        const { reportState, workerStates } = store
+        expect(reportState).toBeTypeOf('function')
+        expect(workerStates).toBeTypeOf('function')
+        const report = (queue: string, worker: string, state: WorkerState) =>
+          store.reportState?.(queue, worker, state)
+        const states = async (queue: string) => (await store.workerStates?.(queue)) ?? []
+        expect(await states('q')).toEqual([])
+        await report('q', 'w1', { state: 'sending', until: null, at: T0 })
+        await report('q', 'w2', { state: 'backing_off', until: T0 + 5000, at: T0 + 10 })
+        await report('other', 'w1', { state: 'idle', until: null, at: T0 + 20 })
+        expect(await states('q')).toEqual([
+          { worker: 'w2', state: 'backing_off', until: T0 + 5000, at: T0 + 10 },
+          { worker: 'w1', state: 'sending', until: null, at: T0 },
+        ])
+        await report('q', 'w1', { state: 'paused', until: T0 + 60_000, at: T0 + 30 })
+        // A report that arrives late (older than the one stored) changes nothing.
+        await report('q', 'w1', { state: 'rate_limited', until: T0 + 1, at: T0 + 1 })
+        await report('q', 'w3', { state: 'rate_limited', until: T0 + 31, at: T0 + 30 })
+        expect(await states('q')).toEqual([
+          { worker: 'w1', state: 'paused', until: T0 + 60_000, at: T0 + 30 },
+          { worker: 'w3', state: 'rate_limited', until: T0 + 31, at: T0 + 30 },
+          { worker: 'w2', state: 'backing_off', until: T0 + 5000, at: T0 + 10 },
+        ])
+        expect(await states('other')).toEqual([
+          { worker: 'w1', state: 'idle', until: null, at: T0 + 20 },
+        ])
+      })
+
+      it('keep reports for an hour, and drop older ones when a newer report comes', async () => {
+        const hour = 3_600_000
+        await store.reportState?.('q', 'gone', { state: 'sending', until: null, at: T0 })
+        await store.reportState?.('other', 'gone', { state: 'idle', until: null, at: T0 })
+        await store.reportState?.('q', 'w', { state: 'idle', until: null, at: T0 + hour })
+        expect((await store.workerStates?.('q'))?.map((w) => w.worker)).toEqual(['w', 'gone'])
+        await store.reportState?.('q', 'w', { state: 'sending', until: null, at: T0 + hour + 1 })
+        expect(await store.workerStates?.('q')).toEqual([
+          { worker: 'w', state: 'sending', until: null, at: T0 + hour + 1 },
+        ])
+        expect(await store.workerStates?.('other')).toEqual([])
+      })
+
+      if (reopen) {
+        const reopenStore = reopen
+        it('are kept across a restart, for a dashboard in another process', async () => {
+          await store.reportState?.('q', 'w1', { state: 'paused', until: T0 + 9000, at: T0 })
+          await store.close()
+          const next = reopenStore(store)
+          await next.open()
+          try {
+            expect(await next.workerStates?.('q')).toEqual([
+              { worker: 'w1', state: 'paused', until: T0 + 9000, at: T0 },
+            ])
           } finally {
             await next.close()
           }

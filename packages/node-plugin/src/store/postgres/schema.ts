@@ -124,6 +124,79 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       ALTER TABLE ${s}.deliveries ADD COLUMN traceparent TEXT;
     `,
   },
+  {
+    version: 6,
+    name: 'dead letters counted per queue and reason, indexed for pages; worker states',
+    sql: (s) => `
+      -- Writers of dead letters wait until this commits, so the counts below miss none of theirs.
+      LOCK TABLE ${s}.dead_letters IN SHARE ROW EXCLUSIVE MODE;
+      -- Dead letters counted per queue and reason, so stats read a few rows instead of counting
+      -- them. Statement triggers keep the counts in the transaction of every change to
+      -- dead_letters, whoever makes it. Each connection adds to its own shard (its backend pid
+      -- mod 16), as the counters table does, so workers killing at once in many processes do not
+      -- queue on one row; a shard may go below 0 (a purge by another connection), the sum never.
+      CREATE TABLE ${s}.dead_counts (
+        queue  TEXT     NOT NULL,
+        reason TEXT     NOT NULL,
+        shard  SMALLINT NOT NULL,
+        n      BIGINT   NOT NULL,
+        PRIMARY KEY (queue, reason, shard)
+      );
+      INSERT INTO ${s}.dead_counts (queue, reason, shard, n)
+        SELECT queue, reason, 0, count(*) FROM ${s}.dead_letters GROUP BY queue, reason;
+      CREATE FUNCTION ${s}.count_dead_letters() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        -- Each branch reads only the transition tables its event has. Rows go in queue and
+        -- reason order, so two statements never wait for each other's counts in turn.
+        IF TG_OP = 'INSERT' THEN
+          INSERT INTO ${s}.dead_counts AS c (queue, reason, shard, n)
+          SELECT queue, reason, pg_backend_pid() % 16, count(*) FROM added
+          GROUP BY queue, reason ORDER BY queue, reason
+          ON CONFLICT (queue, reason, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSIF TG_OP = 'DELETE' THEN
+          INSERT INTO ${s}.dead_counts AS c (queue, reason, shard, n)
+          SELECT queue, reason, pg_backend_pid() % 16, -count(*) FROM removed
+          GROUP BY queue, reason ORDER BY queue, reason
+          ON CONFLICT (queue, reason, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSIF TG_OP = 'UPDATE' THEN
+          -- A kill of an id already dead updates its letter: only a changed reason moves a count.
+          INSERT INTO ${s}.dead_counts AS c (queue, reason, shard, n)
+          SELECT queue, reason, pg_backend_pid() % 16, sum(delta) FROM (
+            SELECT queue, reason, 1 AS delta FROM added
+            UNION ALL SELECT queue, reason, -1 FROM removed
+          ) AS changed
+          GROUP BY queue, reason HAVING sum(delta) <> 0 ORDER BY queue, reason
+          ON CONFLICT (queue, reason, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSE
+          DELETE FROM ${s}.dead_counts;
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER dead_letters_count_insert AFTER INSERT ON ${s}.dead_letters
+        REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_dead_letters();
+      CREATE TRIGGER dead_letters_count_update AFTER UPDATE ON ${s}.dead_letters
+        REFERENCING OLD TABLE AS removed NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_dead_letters();
+      CREATE TRIGGER dead_letters_count_delete AFTER DELETE ON ${s}.dead_letters
+        REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_dead_letters();
+      CREATE TRIGGER dead_letters_count_truncate AFTER TRUNCATE ON ${s}.dead_letters
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_dead_letters();
+      -- Pages of dead letters as index range scans within a queue: newest first before a cursor
+      -- (ids compared byte for byte, whatever the database's collation), by reason, by messageId.
+      CREATE INDEX dead_letters_time ON ${s}.dead_letters (queue, dead_at, id COLLATE "C");
+      CREATE INDEX dead_letters_reason ON ${s}.dead_letters (queue, reason, dead_at, id COLLATE "C");
+      CREATE INDEX dead_letters_message ON ${s}.dead_letters (queue, message_id);
+      -- Each worker's last report of what it is doing, for a dashboard in any process.
+      CREATE TABLE ${s}.worker_states (
+        queue       TEXT   NOT NULL,
+        worker      TEXT   NOT NULL,
+        state       TEXT   NOT NULL,
+        until_at    BIGINT,
+        reported_at BIGINT NOT NULL,
+        PRIMARY KEY (queue, worker)
+      );
+    `,
+  },
 ]
 
 /** The newest schema version this code knows. */

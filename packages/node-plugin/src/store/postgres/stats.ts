@@ -7,12 +7,23 @@ import type { PostgresConnection } from './connection.js'
 /**
  * Counts for one queue, or every queue in the schema, read in one snapshot.
  * In flight means leased until after `Date.now()`; an expired lease counts
- * as queued again. `delivered` and `retried` add up every counter shard.
+ * as queued again. `delivered` and `retried` add up every counter shard, and
+ * dead letters their counts' shards (`counted`: the schema has them, version
+ * 6; a CLI on an older schema, which it never migrates, counts the letters).
  *
  * @example
  * const { queued, inFlight, delivered, dead } = await queueStats(db, 'default')
  */
-export async function queueStats(db: PostgresConnection, queue?: string): Promise<QueueStats> {
+export async function queueStats(
+  db: PostgresConnection,
+  queue?: string,
+  counted = true,
+): Promise<QueueStats> {
+  const deadByReason = counted
+    ? `SELECT reason, sum(n) AS n FROM ${db.s}.dead_counts
+       WHERE ($1::text IS NULL OR queue = $1) GROUP BY reason HAVING sum(n) > 0`
+    : `SELECT reason, count(*) AS n FROM ${db.s}.dead_letters
+       WHERE ($1::text IS NULL OR queue = $1) GROUP BY reason`
   const { rows } = await db.pool.query<{
     queued: string
     in_flight: string
@@ -40,8 +51,7 @@ export async function queueStats(db: PostgresConnection, queue?: string): Promis
        FROM ${db.s}.counters WHERE ($1::text IS NULL OR queue = $1)
      ), x AS (
        SELECT COALESCE(sum(n), 0) AS dead, COALESCE(json_object_agg(reason, n), '{}'::json) AS by_reason
-       FROM (SELECT reason, count(*) AS n FROM ${db.s}.dead_letters
-             WHERE ($1::text IS NULL OR queue = $1) GROUP BY reason) AS r
+       FROM (${deadByReason}) AS r
      )
      SELECT d.queued + b.queued AS queued, d.in_flight + b.in_flight AS in_flight, d.retrying,
             LEAST(d.oldest, b.oldest) AS oldest, c.*, x.*
@@ -50,9 +60,8 @@ export async function queueStats(db: PostgresConnection, queue?: string): Promis
   )
   const r = rows[0]
   if (!r) throw new Error('stats query returned no row')
-  const deadByReason: Partial<Record<ReasonCode, number>> = {}
-  for (const [reason, n] of Object.entries(r.by_reason))
-    deadByReason[reason as ReasonCode] = Number(n)
+  const byReason: Partial<Record<ReasonCode, number>> = {}
+  for (const [reason, n] of Object.entries(r.by_reason)) byReason[reason as ReasonCode] = Number(n)
   return {
     queued: Number(r.queued),
     inFlight: Number(r.in_flight),
@@ -60,7 +69,7 @@ export async function queueStats(db: PostgresConnection, queue?: string): Promis
     delivered: Number(r.delivered),
     retried: Number(r.retried),
     dead: Number(r.dead),
-    deadByReason,
+    deadByReason: byReason,
     oldestEnqueuedAt: r.oldest === null ? null : Number(r.oldest),
   }
 }

@@ -5,6 +5,7 @@ import type {
   ClaimedRequest,
   ClaimOptions,
   DeadLetter,
+  DeadListOptions,
   DeadSelection,
   KillUpdate,
   NewDelivery,
@@ -12,6 +13,8 @@ import type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
+  WorkerState,
+  WorkerStateRow,
 } from '../types.js'
 import { PostgresConnection, type PostgresStoreOptions } from './connection.js'
 import { PostgresDeadLetters } from './dead-letters.js'
@@ -20,6 +23,7 @@ import { WakeupListener } from './listener.js'
 import { PostgresQueue } from './queue.js'
 import { migratePostgres } from './schema.js'
 import { queueStats } from './stats.js'
+import { reportState, workerStates } from './worker-states.js'
 
 export type { PostgresStoreOptions } from './connection.js'
 
@@ -47,6 +51,13 @@ export class PostgresQueueStore implements QueueStore {
   private readonly dead: PostgresDeadLetters
   private readonly wakeups: WakeupListener
   private readonly migrate: boolean
+  /**
+   * The schema is at version 6 or later: it counts dead letters per queue and
+   * reason and keeps worker states. Only a store that must not migrate
+   * (`migrate: false`, the CLI) can find an older one, whose process still
+   * runs an earlier release.
+   */
+  private current = true
   private opened = false
   private closed = false
 
@@ -84,7 +95,7 @@ export class PostgresQueueStore implements QueueStore {
     try {
       // A schema from a newer release fails here with a PostgresStoreError (`future_schema`).
       if (this.migrate) await migratePostgres(client, this.db.s, this.schema)
-      else await this.checkSchemaExists(client)
+      else this.current = (await this.checkSchemaExists(client)) >= 6
     } finally {
       client.release()
     }
@@ -217,20 +228,21 @@ export class PostgresQueueStore implements QueueStore {
    */
   async stats(queue?: string): Promise<QueueStats> {
     this.assertOpen()
-    return queueStats(this.db, queue)
+    return queueStats(this.db, queue, this.current)
   }
 
   /**
-   * Dead letters, oldest death first.
+   * Dead letters, filtered and paged: oldest death first, or newest first
+   * before a cursor (see {@link DeadListOptions}); all of them when no
+   * `limit` is given.
    *
    * @example
    * const letters = await store.listDead({ queue: 'default', limit: 50 })
+   * const timeouts = await store.listDead({ queue: 'default', limit: 50, reason: 'timeout', before: { deadAt: Number.MAX_SAFE_INTEGER, id: '' } })
    */
-  async listDead(
-    options: { queue?: string; limit?: number; offset?: number } = {},
-  ): Promise<DeadLetter[]> {
+  async listDead(options: DeadListOptions = {}): Promise<DeadLetter[]> {
     this.assertOpen()
-    return this.dead.list(options)
+    return this.dead.list(options, this.current)
   }
 
   /**
@@ -241,6 +253,7 @@ export class PostgresQueueStore implements QueueStore {
    * @example
    * await store.replayDead({ ids: ['0b7c…'] }, { now: Date.now() })
    * await store.replayDead({ all: true }, { now: Date.now(), queue: 'default' })
+   * await store.replayDead({ reason: 'http_5xx' }, { now: Date.now(), queue: 'default' })
    */
   async replayDead(
     selection: DeadSelection,
@@ -255,6 +268,7 @@ export class PostgresQueueStore implements QueueStore {
    *
    * @example
    * await store.purgeDead({ all: true }, { queue: 'default' })
+   * await store.purgeDead({ reason: 'invalid_payload' })
    */
   async purgeDead(selection: DeadSelection, options: { queue?: string } = {}): Promise<number> {
     this.assertOpen()
@@ -278,6 +292,32 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   /**
+   * Records what a worker is doing on `queue` (one row per queue and worker,
+   * kept unless a newer report is there); deletes reports over an hour old.
+   * On a schema older than version 6 (only with `migrate: false`) there is
+   * nowhere to keep it, and nothing is recorded.
+   *
+   * @example
+   * await store.reportState('default', 'host-1:4242', { state: 'paused', until: Date.now() + 30_000, at: Date.now() })
+   */
+  async reportState(queue: string, worker: string, state: WorkerState): Promise<void> {
+    this.assertOpen()
+    if (this.current) await reportState(this.db, queue, worker, state)
+  }
+
+  /**
+   * Every worker's last report on `queue`, newest first; none on a schema
+   * older than version 6.
+   *
+   * @example
+   * const workers = await store.workerStates('default')
+   */
+  async workerStates(queue: string): Promise<WorkerStateRow[]> {
+    this.assertOpen()
+    return this.current ? workerStates(this.db, queue) : []
+  }
+
+  /**
    * Stops listening and, unless the pool was given, closes every connection.
    *
    * @example
@@ -292,7 +332,8 @@ export class PostgresQueueStore implements QueueStore {
     await this.db.end()
   }
 
-  private async checkSchemaExists(client: pg.PoolClient): Promise<void> {
+  /** Throws `missing_schema` when there is no queue in the schema; returns its version. */
+  private async checkSchemaExists(client: pg.PoolClient): Promise<number> {
     const { rows } = await client.query<{ found: string | null }>(
       `SELECT to_regclass($1) AS found`,
       [`${this.db.s}.schema_migrations`],
@@ -303,6 +344,10 @@ export class PostgresQueueStore implements QueueStore {
         `No analytics-webhooks queue in PostgreSQL schema ${this.schema} (start the plugin once, or pass the right schema)`,
       )
     }
+    const version = await client.query<{ v: number | null }>(
+      `SELECT max(version) AS v FROM ${this.db.s}.schema_migrations`,
+    )
+    return version.rows[0]?.v ?? 0
   }
 
   private assertOpen(): void {

@@ -2,7 +2,7 @@
 
 import { type DeadRow, toDeadLetter } from '../dead-row.js'
 import { REPLAYABLE_SQL } from '../replayable.js'
-import type { DeadLetter, DeadSelection, ReplayResult } from '../types.js'
+import type { DeadLetter, DeadListOptions, DeadSelection, ReplayResult } from '../types.js'
 import type { SqliteConnection, Statement } from './connection.js'
 
 /**
@@ -54,16 +54,62 @@ export class SqliteDeadLetters {
     })
   }
 
-  /** Dead letters in the order they died. */
-  list(options: { queue?: string; limit?: number; offset?: number } = {}): DeadLetter[] {
-    const where = options.queue === undefined ? '' : 'WHERE queue = ?'
-    const args: unknown[] = options.queue === undefined ? [] : [options.queue]
-    const rows = this.sql
-      .statement(
-        `SELECT queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail
-         FROM dead_letters ${where} ORDER BY seq LIMIT ? OFFSET ?`,
-      )
-      .all(...args, options.limit ?? 100, options.offset ?? 0) as DeadRow[]
+  /**
+   * Dead letters, filtered and paged (see {@link DeadListOptions}): in the
+   * order they died, or newest first before a cursor. Across queues, with a
+   * filter or a cursor, each queue that has letters (as `dead_counts` says)
+   * is read through its own index range and the pages are merged.
+   */
+  list(options: DeadListOptions = {}): DeadLetter[] {
+    const { queue, before, limit = 100, offset = 0 } = options
+    const filters: string[] = []
+    const args: unknown[] = []
+    if (options.reason !== undefined) {
+      filters.push('reason = ?')
+      args.push(options.reason)
+    }
+    if (options.messageId !== undefined) {
+      filters.push('message_id = ?')
+      args.push(options.messageId)
+    }
+    if (before !== undefined) {
+      filters.push('(dead_at, id) < (?, ?)')
+      args.push(before.deadAt, before.id)
+    }
+    const order = before === undefined ? 'seq' : 'dead_at DESC, id DESC'
+    const columns = `queue, id, body, message_id, enqueued_at, attempts, dead_at, reason, last_status, detail, seq`
+    const where = ['queue = ?', ...filters].join(' AND ')
+    // A messageId names a letter or a few: found by it, then sorted. Left to itself, the planner
+    // walks the time index past the cursor for them instead, to save that sort.
+    const from =
+      options.messageId === undefined
+        ? 'dead_letters'
+        : 'dead_letters INDEXED BY dead_letters_message'
+    let rows: DeadRow[]
+    if (queue !== undefined) {
+      rows = this.sql
+        .statement(
+          `SELECT ${columns} FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`,
+        )
+        .all(queue, ...args, limit, offset) as DeadRow[]
+    } else if (filters.length === 0) {
+      rows = this.sql
+        .statement(`SELECT ${columns} FROM dead_letters ORDER BY seq LIMIT ? OFFSET ?`)
+        .all(limit, offset) as DeadRow[]
+    } else {
+      const queues = this.sql
+        .statement('SELECT queue FROM dead_counts GROUP BY queue HAVING sum(n) > 0 ORDER BY queue')
+        .pluck()
+        .all() as string[]
+      if (queues.length === 0) return []
+      // One page per queue (each an index range), merged: a range across queues has no index.
+      const page = `SELECT * FROM (SELECT ${columns} FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ?)`
+      rows = this.sql
+        .statement(
+          `SELECT * FROM (${queues.map(() => page).join(' UNION ALL ')}) ORDER BY ${order} LIMIT ? OFFSET ?`,
+        )
+        .all(...queues.flatMap((q) => [q, ...args, limit + offset]), limit, offset) as DeadRow[]
+    }
     return rows.map(toDeadLetter)
   }
 
@@ -117,5 +163,6 @@ function deadWhere(selection: DeadSelection, queue: string | undefined): [string
   const queueClause = queue === undefined ? '' : ' AND queue = ?'
   const queueArgs = queue === undefined ? [] : [queue]
   if ('all' in selection) return [`1 = 1${queueClause}`, [queueArgs]]
+  if ('reason' in selection) return [`reason = ?${queueClause}`, [[selection.reason, ...queueArgs]]]
   return [`id = ?${queueClause}`, selection.ids.map((id) => [id, ...queueArgs])]
 }

@@ -83,23 +83,65 @@ const MIGRATIONS: readonly string[] = [
   // trace in whichever process sends them. Rows only: a block keeps its deliveries' in its meta
   // (see block.ts), and only when one of them has one. Adding a nullable column rewrites nothing.
   `ALTER TABLE deliveries ADD COLUMN traceparent TEXT;`,
+  // For a dashboard on a large backlog. Dead letters are counted per queue and reason by triggers,
+  // so stats read a few rows instead of counting them, and every writer keeps the counts exact,
+  // also a process of an earlier release sharing the file (it opens a newer file without
+  // migrating). Rows whose count fell to 0 stay; readers skip them. Pages of dead letters are
+  // index range scans: by time, by reason and time, or by messageId, within a queue. Worker
+  // states: each worker's last report, so another process can show what it is doing.
+  `CREATE TABLE dead_counts (
+     queue TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     PRIMARY KEY (queue, reason)
+   ) WITHOUT ROWID;
+   INSERT INTO dead_counts (queue, reason, n)
+     SELECT queue, reason, count(*) FROM dead_letters GROUP BY queue, reason;
+   CREATE TRIGGER dead_letters_count_insert AFTER INSERT ON dead_letters BEGIN
+     INSERT INTO dead_counts (queue, reason, n) VALUES (NEW.queue, NEW.reason, 1)
+       ON CONFLICT (queue, reason) DO UPDATE SET n = n + 1;
+   END;
+   CREATE TRIGGER dead_letters_count_delete AFTER DELETE ON dead_letters BEGIN
+     UPDATE dead_counts SET n = n - 1 WHERE queue = OLD.queue AND reason = OLD.reason;
+   END;
+   CREATE TRIGGER dead_letters_count_update AFTER UPDATE OF queue, reason ON dead_letters
+   WHEN NEW.queue IS NOT OLD.queue OR NEW.reason IS NOT OLD.reason BEGIN
+     UPDATE dead_counts SET n = n - 1 WHERE queue = OLD.queue AND reason = OLD.reason;
+     INSERT INTO dead_counts (queue, reason, n) VALUES (NEW.queue, NEW.reason, 1)
+       ON CONFLICT (queue, reason) DO UPDATE SET n = n + 1;
+   END;
+   CREATE INDEX dead_letters_time ON dead_letters (queue, dead_at, id);
+   CREATE INDEX dead_letters_reason ON dead_letters (queue, reason, dead_at, id);
+   CREATE INDEX dead_letters_message ON dead_letters (queue, message_id);
+   CREATE TABLE worker_states (
+     queue TEXT NOT NULL,
+     worker TEXT NOT NULL,
+     state TEXT NOT NULL,
+     until_at INTEGER,
+     reported_at INTEGER NOT NULL,
+     PRIMARY KEY (queue, worker)
+   ) WITHOUT ROWID;`,
 ]
 
+/** The newest schema version this code knows (`PRAGMA user_version` once migrated). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
+
 /**
- * Applies the migrations this database has not run yet, in one immediate
- * transaction (the write lock), so processes opening one file at once migrate it once.
+ * Applies the migrations this database has not run yet, up to `version`
+ * (the newest by default; tests make files of earlier versions), in one
+ * immediate transaction (the write lock), so processes opening one file at
+ * once migrate it once.
  *
  * @example
  * const db = new Database(path)
  * migrate(db)
  */
-export function migrate(db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number
-  if (version >= MIGRATIONS.length) return
+export function migrate(db: Database.Database, version = SQLITE_SCHEMA_VERSION): void {
+  if ((db.pragma('user_version', { simple: true }) as number) >= version) return
   db.transaction(() => {
     // Re-read inside the write lock: another process may have migrated meanwhile.
     const current = db.pragma('user_version', { simple: true }) as number
-    for (let v = current; v < MIGRATIONS.length; v++) {
+    for (let v = current; v < version; v++) {
       db.exec(MIGRATIONS[v] as string)
       db.pragma(`user_version = ${v + 1}`)
     }

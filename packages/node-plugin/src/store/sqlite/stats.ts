@@ -27,7 +27,8 @@ export function countOutcomes(
 
 /**
  * Counts for one queue, or every queue in the file. A block's deliveries
- * already delivered or moved out (`done`) are not counted.
+ * already delivered or moved out (`done`) are not counted; dead letters are
+ * read from their counts per queue and reason.
  *
  * @example
  * const { queued, inFlight } = queueStats(sql, 'default')
@@ -61,8 +62,11 @@ export function queueStats(sql: SqliteConnection, queue?: string): QueueStats {
       `SELECT coalesce(sum(delivered), 0) AS delivered, coalesce(sum(retried), 0) AS retried FROM queue_counters ${where}`,
     )
     .get(...args) as { delivered: number; retried: number }
+  // The triggers' counts (schema version 6), not the letters: a few rows however many died.
   const dead = sql
-    .statement(`SELECT reason, count(*) AS n FROM dead_letters ${where} GROUP BY reason`)
+    .statement(
+      `SELECT reason, sum(n) AS n FROM dead_counts ${where} GROUP BY reason HAVING sum(n) > 0`,
+    )
     .all(...args) as { reason: ReasonCode; n: number }[]
   const deadByReason: Partial<Record<ReasonCode, number>> = {}
   let deadTotal = 0

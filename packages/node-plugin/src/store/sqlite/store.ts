@@ -9,6 +9,7 @@ import type {
   ClaimedRequest,
   ClaimOptions,
   DeadLetter,
+  DeadListOptions,
   DeadSelection,
   KillUpdate,
   NewDelivery,
@@ -16,6 +17,8 @@ import type {
   QueueStore,
   ReplayResult,
   RetryUpdate,
+  WorkerState,
+  WorkerStateRow,
 } from '../types.js'
 import { SqliteBlocks } from './blocks.js'
 import { SqliteConnection } from './connection.js'
@@ -24,6 +27,7 @@ import { SqliteStoreError } from './errors.js'
 import { SqliteRows } from './rows.js'
 import { migrate } from './schema.js'
 import { nextDueAt, queueStats, wake } from './stats.js'
+import { reportState, workerStates } from './worker-states.js'
 
 /** The environment variable that overrides the default SQLite path. */
 export const DB_PATH_ENV = 'ANALYTICS_WEBHOOKS_DB'
@@ -181,9 +185,8 @@ export class SqliteQueueStore implements QueueStore {
     return queueStats(this.sql, queue)
   }
 
-  async listDead(
-    options: { queue?: string; limit?: number; offset?: number } = {},
-  ): Promise<DeadLetter[]> {
+  /** Dead letters, filtered and paged; at most 100 when no `limit` is given. */
+  async listDead(options: DeadListOptions = {}): Promise<DeadLetter[]> {
     return this.dead.list(options)
   }
 
@@ -196,6 +199,14 @@ export class SqliteQueueStore implements QueueStore {
 
   async purgeDead(selection: DeadSelection, options: { queue?: string } = {}): Promise<number> {
     return this.dead.purge(selection, options)
+  }
+
+  async reportState(queue: string, worker: string, state: WorkerState): Promise<void> {
+    reportState(this.sql, queue, worker, state)
+  }
+
+  async workerStates(queue: string): Promise<WorkerStateRow[]> {
+    return workerStates(this.sql, queue)
   }
 
   async close(): Promise<void> {
