@@ -46,12 +46,14 @@ button{cursor:pointer}
 button:hover:not(:disabled){background:var(--grey-soft)}
 button:disabled{opacity:.45;cursor:default}
 button.danger{color:var(--bad)}
-table{border-collapse:collapse;width:100%;font-size:13px}
+table{border-collapse:collapse;width:100%;font-size:13px;table-layout:fixed}
+th:nth-child(1){width:15%}th:nth-child(2){width:17%}th:nth-child(3),th:nth-child(4){width:6%}th:nth-child(5),th:nth-child(6){width:9%}th:nth-child(8){width:12%}
 th{text-align:left;color:var(--muted);font-weight:600;font-size:12px;padding:6px 8px;border-bottom:1px solid var(--line)}
 td{padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 td.num{font-variant-numeric:tabular-nums}
-td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
-td code{font-family:var(--mono);font-size:12px;display:block;max-width:360px;overflow-wrap:anywhere;white-space:pre-wrap;color:#374151}
+td.time{font-variant-numeric:tabular-nums}
+td{overflow-wrap:anywhere}
+td code{font-family:var(--mono);font-size:12px;overflow-wrap:anywhere;white-space:pre-wrap;color:#374151;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}
 td.actions{white-space:nowrap}
 .reason{display:inline-block;padding:1px 8px;border-radius:999px;background:var(--bad-soft);color:var(--bad);font-weight:600;font-size:12px}
 .pager{display:flex;gap:8px;justify-content:flex-end;margin-top:10px}
