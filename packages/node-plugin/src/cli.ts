@@ -2,7 +2,7 @@
 
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { asError, WebhookError } from '@analytics-webhooks/core'
+import { asError, type ReasonCode, WebhookError } from '@analytics-webhooks/core'
 import { loadPostgresStore } from './store/index.js'
 import { DATABASE_URL_ENV } from './store/postgres/options.js'
 import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from './store/sqlite/store.js'
@@ -13,10 +13,12 @@ const HELP = `Usage: analytics-webhooks <command> [options]
 Commands:
   stats                        Counts: queued, in flight, retrying, delivered, retried, dead by reason
   dead list                    Lists dead letters (newest last)
-  dead replay <id...> | --all  Moves dead letters back into their queue, due now, with a fresh retry window
+  dead replay <id...> | --all | --reason R
+                               Moves dead letters back into their queue, due now, with a fresh retry window
                                (never one with no sendable body: invalid_payload letters are refused, or
-                               skipped and counted with --all)
-  dead purge <id...> | --all   Deletes dead letters for good
+                               skipped and counted with --all and --reason)
+  dead purge <id...> | --all | --reason R
+                               Deletes dead letters for good
 
 Options:
   --db PATH       The SQLite queue file (default: $ANALYTICS_WEBHOOKS_DB, else ./.data/analytics-webhooks.sqlite)
@@ -26,6 +28,9 @@ Options:
   --schema NAME   With PostgreSQL: the queue's schema (default: analytics_webhooks)
   --queue NAME    Only this queue (default: every queue in the file)
   --all           With replay or purge: every dead letter (of --queue, if given)
+  --reason R      With dead list, replay or purge: only letters with this reason (http_4xx, timeout, …;
+                  of --queue, if given)
+  --message-id M  With dead list: only letters whose messageId is exactly M
   --limit N       With dead list: at most N letters (default 100)
   --offset N      With dead list: skip the first N letters
   --json          Machine-readable output
@@ -58,6 +63,8 @@ function parse(argv: string[]) {
         schema: { type: 'string' },
         queue: { type: 'string' },
         all: { type: 'boolean', default: false },
+        reason: { type: 'string' },
+        'message-id': { type: 'string' },
         limit: { type: 'string' },
         offset: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -125,10 +132,19 @@ function deadText(letters: DeadLetter[]): string {
   )
 }
 
-function selection(ids: string[], all: boolean, verb: string): DeadSelection {
-  if (all && ids.length > 0) throw new UsageError(`dead ${verb}: give ids or --all, not both`)
+function selection(
+  ids: string[],
+  all: boolean,
+  reason: string | undefined,
+  verb: string,
+): DeadSelection {
+  const given = [ids.length > 0, all, reason !== undefined].filter(Boolean).length
+  if (given > 1) throw new UsageError(`dead ${verb}: give ids, --all or --reason, only one of them`)
   if (all) return { all: true }
-  if (ids.length === 0) throw new UsageError(`dead ${verb}: give one or more ids, or --all`)
+  // Not checked against the known reasons: a reason no letter has selects none, as in `dead list`.
+  if (reason !== undefined) return { reason: reason as ReasonCode }
+  if (ids.length === 0)
+    throw new UsageError(`dead ${verb}: give one or more ids, --all or --reason`)
   return { ids }
 }
 
@@ -189,19 +205,25 @@ export async function runCli(
 
     if (command === 'stats') {
       if (sub !== undefined) throw new UsageError(`stats takes no arguments, got ${sub}`)
+      if (values.reason !== undefined || values['message-id'] !== undefined)
+        throw new UsageError('--reason and --message-id are for dead list, replay and purge')
       const stats = await store.stats(queue)
       print({ queue: queue ?? null, ...stats }, statsText(stats, queue))
     } else if (sub === 'list') {
       if (rest.length > 0) throw new UsageError(`dead list takes no ids, got ${rest.join(' ')}`)
       const letters = await store.listDead({
         ...(queue === undefined ? {} : { queue }),
+        ...(values.reason === undefined ? {} : { reason: values.reason as ReasonCode }),
+        ...(values['message-id'] === undefined ? {} : { messageId: values['message-id'] }),
         limit: count('limit', values.limit, 100),
         offset: count('offset', values.offset, 0),
       })
       print(letters, deadText(letters))
+    } else if (values['message-id'] !== undefined) {
+      throw new UsageError(`--message-id is for dead list; dead ${sub} takes ids`)
     } else if (sub === 'replay') {
       const { replayed, unsendable } = await store.replayDead(
-        selection(rest, values.all, 'replay'),
+        selection(rest, values.all, values.reason, 'replay'),
         { now: Date.now(), ...(queue === undefined ? {} : { queue }) },
       )
       const lines = [`Replayed ${replayed} dead letter${replayed === 1 ? '' : 's'}.`]
@@ -211,7 +233,9 @@ export async function runCli(
         )
       }
       print({ replayed, unsendable }, lines.join('\n'))
-      if (!values.all && unsendable > 0) {
+      // By ids, each one named must be acted on; --all and --reason act on whatever there is.
+      const byIds = !values.all && values.reason === undefined
+      if (byIds && unsendable > 0) {
         const which =
           rest.length === 1 ? `dead letter ${rest[0]} has` : `${unsendable} of them have`
         throw new CommandError(
@@ -219,15 +243,14 @@ export async function runCli(
           `${which} no sendable body (invalid_payload) and cannot be replayed; purge it once you have read its detail`,
         )
       }
-      if (replayed === 0 && !values.all)
-        throw new CommandError('not_found', 'no dead letter has that id')
+      if (replayed === 0 && byIds) throw new CommandError('not_found', 'no dead letter has that id')
     } else {
       const purged = await store.purgeDead(
-        selection(rest, values.all, 'purge'),
+        selection(rest, values.all, values.reason, 'purge'),
         queue === undefined ? {} : { queue },
       )
       print({ purged }, `Purged ${purged} dead letter${purged === 1 ? '' : 's'}.`)
-      if (purged === 0 && !values.all)
+      if (purged === 0 && !values.all && values.reason === undefined)
         throw new CommandError('not_found', 'no dead letter has that id')
     }
     return 0

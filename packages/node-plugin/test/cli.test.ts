@@ -8,6 +8,7 @@ import { promisify } from 'node:util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Receiver, startReceiver, testAnalytics } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
+import { SqliteQueueStore } from '../src/store/sqlite/store.js'
 import type { DeadLetter } from '../src/store/types.js'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
@@ -111,6 +112,75 @@ describe('analytics-webhooks CLI', () => {
     expect(JSON.parse(sent[0]?.body as string).messageId).toBe('m0')
     const remaining = JSON.parse((await cli('dead', 'list', '--db', db, '--json')).stdout)
     expect(remaining.map((l: DeadLetter) => l.id)).toEqual([invalid.id])
+  })
+
+  it('lists, replays and purges by reason, and finds a letter by its messageId', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aw-cli-'))
+    const db = join(dir, 'queue.sqlite')
+    const store = new SqliteQueueStore({ path: db })
+    await store.open()
+    const now = Date.now()
+    const dead = (i: number, reason: 'http_4xx' | 'timeout' | 'invalid_payload', body = '{}') => ({
+      id: `dead-${i}`,
+      body,
+      messageId: `m${i}`,
+      enqueuedAt: now,
+      attempts: 1,
+      deadAt: now + i,
+      reason,
+      lastStatus: null,
+      detail: null,
+    })
+    await store.enqueueDead('default', [
+      dead(0, 'http_4xx'),
+      dead(1, 'timeout'),
+      dead(2, 'http_4xx'),
+      dead(3, 'timeout'),
+      dead(4, 'invalid_payload', ''),
+    ])
+    await store.enqueueDead('other', [dead(5, 'timeout')])
+    await store.close()
+    const ids = async (...args: string[]) => {
+      const listed = await cli('dead', 'list', '--db', db, '--json', ...args)
+      expect(listed.code).toBe(0)
+      return (JSON.parse(listed.stdout) as DeadLetter[]).map((l) => l.id)
+    }
+    expect(await ids('--reason', 'timeout')).toEqual(['dead-1', 'dead-3', 'dead-5'])
+    expect(await ids('--reason', 'timeout', '--queue', 'default')).toEqual(['dead-1', 'dead-3'])
+    expect(await ids('--message-id', 'm2')).toEqual(['dead-2'])
+    expect(await ids('--message-id', 'm')).toEqual([])
+    expect(
+      (await cli('dead', 'list', '--db', db, '--reason', 'http_4xx', '--message-id', 'm1')).stdout,
+    ).toBe('No dead letters.\n')
+
+    const unsendable = await cli('dead', 'replay', '--reason', 'invalid_payload', '--db', db)
+    expect(unsendable.code).toBe(0)
+    expect(unsendable.stdout).toContain('Replayed 0 dead letters.')
+    expect(unsendable.stdout).toContain('Skipped 1 with no sendable body')
+    expect(
+      await cli('dead', 'replay', '--reason', 'timeout', '--queue', 'default', '--db', db),
+    ).toMatchObject({ code: 0, stdout: 'Replayed 2 dead letters.\n' })
+    expect(await cli('dead', 'purge', '--reason', 'http_4xx', '--db', db, '--json')).toMatchObject({
+      code: 0,
+      stdout: '{\n  "purged": 2\n}\n',
+    })
+    const stats = JSON.parse((await cli('stats', '--db', db, '--json')).stdout)
+    expect(stats).toMatchObject({
+      queued: 2,
+      dead: 2,
+      deadByReason: { invalid_payload: 1, timeout: 1 },
+    })
+    expect(await ids()).toEqual(['dead-4', 'dead-5'])
+
+    expect(await cli('dead', 'purge', '--reason', 'timeout', '--all', '--db', db)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('give ids, --all or --reason, only one of them'),
+    })
+    expect(await cli('dead', 'replay', 'dead-4', '--message-id', 'm4', '--db', db)).toMatchObject({
+      code: 2,
+    })
+    expect(await cli('stats', '--reason', 'timeout', '--db', db)).toMatchObject({ code: 2 })
+    expect((await cli('--help')).stdout).toContain('--message-id M')
   })
 
   it('prints human-readable tables, purges, and fails clearly', async () => {

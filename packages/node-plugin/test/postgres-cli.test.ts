@@ -4,9 +4,11 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { startReceiver } from '../src/__tests__/receiver.js'
 import { webhookPlugin } from '../src/plugin.js'
+import { migratePostgres, POSTGRES_MIGRATIONS } from '../src/store/postgres/schema.js'
 import { PostgresQueueStore } from '../src/store/postgres/store.js'
 import type { DeadLetter } from '../src/store/types.js'
 import { describePostgres, dropSchemas, uniqueSchemaName } from './postgres-database.js'
@@ -138,6 +140,83 @@ describePostgres('analytics-webhooks CLI on PostgreSQL', (url) => {
       expect(JSON.parse(purged.stdout)).toEqual({ purged: 2 })
     } finally {
       await receiver.close()
+    }
+  })
+
+  it('lists, replays and purges by reason, and finds a letter by its messageId', async () => {
+    const own = uniqueSchemaName('aw_cli')
+    const other = new PostgresQueueStore({ connectionString: url, schema: own })
+    try {
+      await other.open()
+      const now = Date.now()
+      await other.enqueueDead(
+        'default',
+        (['http_4xx', 'timeout', 'http_4xx', 'timeout', 'invalid_payload'] as const).map(
+          (reason, i) => ({
+            id: `dead-${i}`,
+            body: reason === 'invalid_payload' ? '' : '{}',
+            messageId: `m${i}`,
+            enqueuedAt: now,
+            attempts: 1,
+            deadAt: now + i,
+            reason,
+            lastStatus: null,
+            detail: null,
+          }),
+        ),
+      )
+      const at = ['--database-url', databaseUrl, '--schema', own]
+      const ids = async (...args: string[]) =>
+        (
+          JSON.parse((await cli(['dead', 'list', ...at, '--json', ...args])).stdout) as DeadLetter[]
+        ).map((l) => l.id)
+      expect(await ids('--reason', 'timeout')).toEqual(['dead-1', 'dead-3'])
+      expect(await ids('--message-id', 'm2')).toEqual(['dead-2'])
+      expect(await ids('--message-id', 'm2', '--reason', 'timeout')).toEqual([])
+      const replayed = await cli(['dead', 'replay', '--reason', 'invalid_payload', ...at])
+      expect(replayed).toMatchObject({ code: 0 })
+      expect(replayed.stdout).toContain('Skipped 1 with no sendable body')
+      expect(await cli(['dead', 'replay', '--reason', 'timeout', ...at])).toMatchObject({
+        code: 0,
+        stdout: 'Replayed 2 dead letters.\n',
+      })
+      const purged = await cli(['dead', 'purge', '--reason', 'http_4xx', ...at, '--json'])
+      expect(JSON.parse(purged.stdout)).toEqual({ purged: 2 })
+      const stats = JSON.parse((await cli(['stats', ...at, '--json'])).stdout)
+      expect(stats).toMatchObject({ queued: 2, dead: 1, deadByReason: { invalid_payload: 1 } })
+    } finally {
+      await other.close()
+      await dropSchemas(url, [own])
+    }
+  })
+
+  it('reads a schema an earlier release made without migrating it: counts its dead letters', async () => {
+    const old = uniqueSchemaName('aw_cli')
+    const pool = new pg.Pool({ connectionString: url, max: 1 })
+    const client = await pool.connect()
+    try {
+      await migratePostgres(client, `"${old}"`, old, POSTGRES_MIGRATIONS.slice(0, 5))
+      await client.query(
+        `INSERT INTO "${old}".dead_letters (queue, id, body, message_id, enqueued_at, attempts, dead_at, reason)
+         VALUES ('default', 'a', '{}', 'ma', 1, 1, 2, 'http_4xx'), ('default', 'b', '{}', 'mb', 1, 1, 3, 'timeout')`,
+      )
+      const at = ['--database-url', databaseUrl, '--schema', old]
+      const stats = await cli(['stats', ...at, '--json'])
+      expect(stats.code).toBe(0)
+      expect(JSON.parse(stats.stdout)).toMatchObject({
+        dead: 2,
+        deadByReason: { http_4xx: 1, timeout: 1 },
+      })
+      const listed = await cli(['dead', 'list', ...at, '--reason', 'timeout', '--json'])
+      expect((JSON.parse(listed.stdout) as DeadLetter[]).map((l) => l.id)).toEqual(['b'])
+      const { rows } = await client.query(
+        `SELECT max(version) AS v FROM "${old}".schema_migrations`,
+      )
+      expect(rows[0].v).toBe(5)
+    } finally {
+      client.release()
+      await pool.end()
+      await dropSchemas(url, [old])
     }
   })
 
