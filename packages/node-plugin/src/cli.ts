@@ -1,11 +1,8 @@
 /** The `analytics-webhooks` command: queue stats and the dead-letter store (list, replay, purge) of a SQLite file or a PostgreSQL database. */
 
-import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { asError, type ReasonCode, WebhookError } from '@analytics-webhooks/core'
-import { loadPostgresStore } from './store/index.js'
-import { DATABASE_URL_ENV } from './store/postgres/options.js'
-import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from './store/sqlite/store.js'
+import { openQueueAt, QueueLocationError } from './queue-location.js'
 import type { DeadLetter, DeadSelection, QueueStats, QueueStore } from './store/types.js'
 
 const HELP = `Usage: analytics-webhooks <command> [options]
@@ -19,6 +16,8 @@ Commands:
                                skipped and counted with --all and --reason)
   dead purge <id...> | --all | --reason R
                                Deletes dead letters for good
+  ui                           Serves a live page over the queue: counts, outcomes over time, the
+                               destination's state, dead letters to replay or purge (ui --help)
 
 Options:
   --db PATH       The SQLite queue file (default: $ANALYTICS_WEBHOOKS_DB, else ./.data/analytics-webhooks.sqlite)
@@ -48,7 +47,7 @@ class UsageError extends WebhookError<'usage'> {
 }
 
 /** A problem running a valid command (exit code 1). */
-class CommandError extends WebhookError<'no_database' | 'unsendable' | 'not_found'> {
+class CommandError extends WebhookError<'unsendable' | 'not_found'> {
   override readonly name = 'CommandError'
 }
 
@@ -159,6 +158,9 @@ export async function runCli(
   out: (text: string) => void,
   err: (text: string) => void,
 ): Promise<number> {
+  // `ui` has options of its own (port, host, token) and runs until stopped.
+  if (argv[0] === 'ui')
+    return (await import('./dashboard/ui.js')).runUi(argv.slice(1), { out, err })
   let store: QueueStore | undefined
   try {
     const { values, positionals } = parse(argv)
@@ -170,35 +172,7 @@ export async function runCli(
     const known =
       command === 'stats' || (command === 'dead' && ['list', 'replay', 'purge'].includes(sub ?? ''))
     if (!known) throw new UsageError(`unknown command: ${positionals.join(' ')} (see --help)`)
-    if (values.db !== undefined && values['database-url'] !== undefined)
-      throw new UsageError('give --db or --database-url, not both')
-    // PostgreSQL when asked for, or when only $DATABASE_URL says where the queue is.
-    const databaseUrl =
-      values['database-url'] ??
-      (values.db === undefined && !process.env[DB_PATH_ENV]
-        ? process.env[DATABASE_URL_ENV]
-        : undefined)
-    if (databaseUrl) {
-      // `migrate: false`: the CLI reads and repairs a queue, it never creates one.
-      store = await loadPostgresStore({
-        connectionString: databaseUrl,
-        ...(values.schema === undefined ? {} : { schema: values.schema }),
-        max: 1,
-        migrate: false,
-      })
-      await store.open()
-    } else {
-      if (values.schema !== undefined) throw new UsageError('--schema needs --database-url')
-      const path = values.db ?? defaultSqlitePath()
-      if (!existsSync(path))
-        throw new CommandError(
-          'no_database',
-          `no queue database at ${path} (use --db PATH or --database-url URL)`,
-        )
-      const sqlite = new SqliteQueueStore({ path })
-      sqlite.openSync()
-      store = sqlite
-    }
+    store = (await openQueueAt(values)).store
     const queue = values.queue
     const print = (json: unknown, text: string) =>
       out(values.json ? JSON.stringify(json, null, 2) : text)
@@ -255,7 +229,10 @@ export async function runCli(
     }
     return 0
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof QueueLocationError && error.code === 'usage')
+    ) {
       err(`analytics-webhooks: ${error.message}`)
       return 2
     }

@@ -1,6 +1,6 @@
 /** The built `analytics-webhooks` CLI, run as a child process against a real queue file. */
 
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { type Receiver, startReceiver, testAnalytics } from '../src/__tests__/re
 import { webhookPlugin } from '../src/plugin.js'
 import { SqliteQueueStore } from '../src/store/sqlite/store.js'
 import type { DeadLetter } from '../src/store/types.js'
+import { onLines } from './fixtures/lines.js'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js')
 const run = promisify(execFile)
@@ -212,5 +213,36 @@ describe('analytics-webhooks CLI', () => {
       code: 1,
       stderr: expect.stringContaining('no queue database'),
     })
+  })
+  it('ui serves the dashboard over the same file until stopped, and refuses options that do not go together', async () => {
+    const { db } = await withDeadLetters(1)
+    const child = spawn(process.execPath, [
+      CLI,
+      'ui',
+      '--db',
+      db,
+      '--queue',
+      'default',
+      '--port',
+      '0',
+    ])
+    try {
+      const first = await new Promise<string>((resolve) => onLines(child.stdout, resolve))
+      const url = /Dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(this machine only\)/.exec(first)?.[1]
+      expect(url, first).toBeDefined()
+      const stats = await fetch(new URL('api/stats', url)).then((r) => r.json())
+      expect(stats.reading.stats).toMatchObject({ dead: 1, deadByReason: { http_4xx: 1 } })
+      const letters = await fetch(new URL('api/dead', url)).then((r) => r.json())
+      expect(JSON.stringify(letters)).toContain('m0')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0)
+    expect(await cli('ui', '--db', db, '--database-url', 'postgres://x@127.0.0.1/x')).toMatchObject(
+      {
+        code: 2,
+        stderr: expect.stringContaining('give --db or --database-url, not both'),
+      },
+    )
   })
 })

@@ -1,13 +1,10 @@
 /** `analytics-webhooks ui`: the dashboard on its own HTTP server, over a SQLite file or a PostgreSQL schema, on 127.0.0.1 unless told otherwise (then behind a token). */
 
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { asError, WebhookError } from '@analytics-webhooks/core'
-import { loadPostgresStore } from '../store/index.js'
-import { DATABASE_URL_ENV, DEFAULT_POSTGRES_SCHEMA } from '../store/postgres/options.js'
-import { DB_PATH_ENV, defaultSqlitePath, SqliteQueueStore } from '../store/sqlite/store.js'
+import { openQueueAt, QueueLocationError } from '../queue-location.js'
 import type { QueueStore } from '../store/types.js'
 import { type Access, generateToken, isLoopbackHost } from './access.js'
 import { createDashboard } from './handler.js'
@@ -88,7 +85,8 @@ export async function runUi(argv: readonly string[], io: UiIo): Promise<number> 
       loopback && given === undefined
         ? { kind: 'loopback' }
         : { kind: 'token', token: given ?? generateToken() }
-    const opened = await openQueueStore(values, env)
+    // Two connections: the shared reading and an action or a page of letters at the same time.
+    const opened = await openQueueAt(values, { env, connections: 2 })
     store = opened.store
     const handler = createDashboard(
       {
@@ -121,7 +119,10 @@ export async function runUi(argv: readonly string[], io: UiIo): Promise<number> 
     })
     return 0
   } catch (error) {
-    if (error instanceof UiUsageError) {
+    if (
+      error instanceof UiUsageError ||
+      (error instanceof QueueLocationError && error.code === 'usage')
+    ) {
       io.err(`analytics-webhooks ui: ${error.message} (see --help)`)
       return 2
     }
@@ -150,48 +151,6 @@ function parseUiArgs(argv: readonly string[]) {
   } catch (error) {
     throw new UiUsageError(asError(error).message)
   }
-}
-
-/**
- * Opens the queue named by `--db`, `--database-url`/`--schema` or the
- * environment, as the other commands do: PostgreSQL when asked for, or when
- * only `$DATABASE_URL` says where the queue is; SQLite otherwise, and only a
- * file that exists. Never creates or migrates a queue. The label names the
- * file or the schema, never the connection string.
- */
-async function openQueueStore(
-  values: { db?: string; 'database-url'?: string; schema?: string },
-  env: NodeJS.ProcessEnv,
-): Promise<{ store: QueueStore; label: string }> {
-  if (values.db !== undefined && values['database-url'] !== undefined)
-    throw new UiUsageError('give --db or --database-url, not both')
-  const databaseUrl =
-    values['database-url'] ??
-    (values.db === undefined && !env[DB_PATH_ENV] ? env[DATABASE_URL_ENV] : undefined)
-  if (databaseUrl) {
-    const schema = values.schema ?? DEFAULT_POSTGRES_SCHEMA
-    // Two connections: the shared reading and an action or a page of letters at the same time.
-    const store = await loadPostgresStore({
-      connectionString: databaseUrl,
-      schema,
-      max: 2,
-      migrate: false,
-    })
-    try {
-      await store.open()
-    } catch (error) {
-      await store.close()
-      throw error
-    }
-    return { store, label: `PostgreSQL schema ${schema}` }
-  }
-  if (values.schema !== undefined) throw new UiUsageError('--schema needs --database-url')
-  const path = values.db ?? env[DB_PATH_ENV] ?? defaultSqlitePath()
-  if (!existsSync(path))
-    throw new Error(`no queue database at ${path} (use --db PATH or --database-url URL)`)
-  const store = new SqliteQueueStore({ path })
-  store.openSync()
-  return { store, label: `SQLite ${path}` }
 }
 
 function whole(name: string, value: string | undefined, fallback: number): number {
