@@ -230,7 +230,9 @@ describe('analytics-webhooks CLI', () => {
       const first = await new Promise<string>((resolve) => onLines(child.stdout, resolve))
       const url = /Dashboard: (http:\/\/127\.0\.0\.1:\d+\/) \(this machine only\)/.exec(first)?.[1]
       expect(url, first).toBeDefined()
-      const stats = await fetch(new URL('api/stats', url)).then((r) => r.json())
+      const stats = (await fetch(new URL('api/stats', url)).then((r) => r.json())) as {
+        reading: { stats: unknown }
+      }
       expect(stats.reading.stats).toMatchObject({ dead: 1, deadByReason: { http_4xx: 1 } })
       const letters = await fetch(new URL('api/dead', url)).then((r) => r.json())
       expect(JSON.stringify(letters)).toContain('m0')

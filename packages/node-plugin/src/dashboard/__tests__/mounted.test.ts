@@ -122,12 +122,15 @@ describe.each(MOUNTS)('mounted in %s', (_name, mount) => {
     const listed = JSON.parse(
       (await raw(`${app.origin}/webhooks/api/dead`, { headers: auth })).body,
     )
-    expect(listed.letters.map((l: { messageId: string }) => l.messageId)).toEqual([
-      'm-3',
-      'm-2',
-      'm-1',
-    ])
-    const [third, second] = listed.letters as { id: string }[]
+    type Listed = { id: string; messageId: string; deadAt: number }
+    const letters = listed.letters as Listed[]
+    expect(letters.map((l) => l.messageId).sort()).toEqual(['m-1', 'm-2', 'm-3'])
+    // Newest first; letters that died in the same millisecond, by id, descending.
+    const newestFirst = (a: Listed, b: Listed) =>
+      b.deadAt - a.deadAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+    expect(letters).toEqual([...letters].sort(newestFirst))
+    const byMessageId = (id: string) => letters.find((l) => l.messageId === id)
+    const [third, second] = [byMessageId('m-3'), byMessageId('m-2')]
     const replay = await raw(`${app.origin}/webhooks/api/dead/replay`, {
       method: 'POST',
       headers: { ...auth, ...ACTION_HEADERS },

@@ -143,7 +143,7 @@ function pageSuite(storage: 'sqlite' | 'postgres'): void {
     await expect
       .poll(() => page.locator('#notice').textContent())
       .toBe('Replayed 0 dead letters. Skipped 5 with no sendable body (invalid_payload).')
-    expect(await rows.count()).toBe(5)
+    await expect.poll(() => rows.count()).toBe(5)
 
     await page.locator('#reason').selectOption('http_4xx')
     await expect.poll(() => rows.count()).toBe(50)

@@ -180,11 +180,15 @@ export const SCRIPT = `
     return q.toString();
   }
 
+  // Only the latest request's answer is shown: an earlier one (another filter, page or search)
+  // that answers later must not replace it.
+  var loads = 0;
   function loadDead() {
+    var mine = ++loads;
     return fetch(base + 'api/dead?' + query(), { cache: 'no-store' })
       .then(function (r) { return r.json().then(function (body) { if (!r.ok) throw new Error(body.message || r.statusText); return body; }); })
-      .then(showDead)
-      .catch(function (e) { notice('Could not load dead letters: ' + e.message, 'bad'); });
+      .then(function (page) { if (mine === loads) showDead(page); })
+      .catch(function (e) { if (mine === loads) notice('Could not load dead letters: ' + e.message, 'bad'); });
   }
 
   function showDead(page) {
