@@ -130,10 +130,14 @@ export class WebhookDestination {
       ctx.setFailedDelivery({ reason: closedError() })
       return ctx
     }
+    // analytics-node does not wait for a destination's load: the first events can come before the
+    // decision (a few ms). Waiting keeps the hook's context, which is the tracking call's (see
+    // TrackedTraces), and lets telemetry count these events too.
+    if (!this.decided && this.deciding !== undefined) await this.deciding
     const event = ctx.event as SegmentEvent
     const messageId = typeof event.messageId === 'string' ? event.messageId : null
     if (!sendsEvent(this.settings.events, event.type, event.event)) {
-      this.filtered++
+      this.skipped('events')
       return ctx
     }
     let body: string | null
@@ -145,9 +149,6 @@ export class WebhookDestination {
       return ctx
     }
     if (body === null) return ctx
-    // analytics-node does not wait for a destination's load: the first events can come before the
-    // decision (a few ms). Waiting keeps the hook's context, which is the tracking call's (see TrackedTraces).
-    if (!this.decided && this.deciding !== undefined) await this.deciding
     try {
       await this.commits.add(
         traced(
@@ -173,8 +174,14 @@ export class WebhookDestination {
   private encode(json: string): string | null {
     const { transform } = this.options
     const body = transform ? transformBody(transform, json) : json
-    if (body === null) this.filtered++
+    if (body === null) this.skipped('transform')
     return body
+  }
+
+  /** Counts an event this plugin does not send, in `stats().filtered` and in telemetry. */
+  private skipped(reason: 'events' | 'transform'): void {
+    this.filtered++
+    this.telemetry?.filtered(1, reason)
   }
 
   /**
@@ -216,8 +223,9 @@ export class WebhookDestination {
   async delete(request: { userId: string; timestamp?: Date | string }): Promise<void> {
     if (this.closed) throw closedError()
     const payload = toDeletePayload(request)
+    const telemetry = this.decided ? this.telemetry : await this.decideTelemetry()
     if (!sendsEvent(this.settings.events, 'delete')) {
-      this.filtered++
+      this.skipped('events')
       return
     }
     let body: string | null
@@ -227,7 +235,6 @@ export class WebhookDestination {
       return this.deadLetterInvalid(payload, null, error)
     }
     if (body === null) return
-    const telemetry = this.decided ? this.telemetry : await this.decideTelemetry()
     await this.commits.add(
       traced(
         { id: deliveryId(), body, messageId: null, enqueuedAt: this.now() },

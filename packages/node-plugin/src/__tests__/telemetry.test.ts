@@ -29,7 +29,7 @@ import { onLines } from '../../test/fixtures/lines.js'
 import { type WebhookPlugin, webhookPlugin } from '../index.js'
 import { SqliteQueueStore } from '../store/sqlite/store.js'
 import type { QueueStore } from '../store/types.js'
-import { INSTRUMENTATION_SCOPE, loadTelemetry } from '../telemetry/index.js'
+import { INSTRUMENTATION_SCOPE } from '../telemetry/index.js'
 import { type Receiver, startReceiver, testAnalytics } from './receiver.js'
 
 const spanExporter = new InMemorySpanExporter()
@@ -504,31 +504,35 @@ describe('the queue-depth gauge', () => {
 })
 
 describe('events filtered before queueing', () => {
-  it('are counted by reason through the function the enqueue path calls', async () => {
-    const store = new SqliteQueueStore({ path: freshPath() })
-    await store.open()
-    const telemetry = await loadTelemetry({
-      webhooks: ['http://127.0.0.1:9/hook'],
-      method: 'POST',
-      queue: 'filtered',
-      stats: () => store.stats('filtered'),
-      sendTraceparent: false,
-      now: Date.now,
-    })
-    telemetry?.filtered(3, 'events')
-    telemetry?.filtered(1, 'transform')
-    telemetry?.filtered(2, 'events')
+  it('are counted by reason, as the plugin skips them: left out by events, or skipped by transform', async () => {
+    receiver = await startReceiver()
+    const filtering = plugin(
+      { webhooks: [receiver.url], events: { exclude: ['track:Heartbeat', 'page'] } },
+      {
+        queue: 'filtered',
+        store: { sqlite: { path: freshPath() } },
+        transform: (payload) => (payload.event === 'Test Order' ? null : payload),
+      },
+    )
+    const analytics = testAnalytics()
+    await analytics.register(filtering)
+    for (let i = 0; i < 3; i++) analytics.track({ userId: 'u1', event: 'Heartbeat' })
+    analytics.page({ userId: 'u1', name: 'Home' })
+    analytics.track({ userId: 'u1', event: 'Test Order' })
+    analytics.track({ userId: 'u1', event: 'Order Completed' })
+    await analytics.closeAndFlush()
+    await filtering.drain({ timeoutMs: 10_000 })
+    expect((await filtering.stats()).filtered).toBe(5)
     const filtered = metric(await collect(), 'analytics_webhooks.events.filtered')
-    telemetry?.close()
-    await store.close()
     expect(filtered.descriptor.unit).toBe('{event}')
     expect(
       points<number>(filtered, { 'analytics_webhooks.queue': 'filtered' })
         .map((p) => [p.attributes['analytics_webhooks.reason'], p.value])
         .sort(),
     ).toEqual([
-      ['events', 5],
+      ['events', 4],
       ['transform', 1],
     ])
+    expect(receiver.requests).toHaveLength(1)
   })
 })
