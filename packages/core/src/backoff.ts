@@ -52,8 +52,12 @@ export class DestinationBackoff {
   private waits = 0
   private probeAt = 0
   private probing = false
-  /** Until when a `Retry-After` holds every request back. */
-  private pausedUntil = 0
+  /**
+   * Until when a `Retry-After` holds every request back (ms since the epoch;
+   * in the past when none does): a `wait` gate before this is a pause, after
+   * it a backoff. Read it, never set it.
+   */
+  pausedUntil = 0
 
   constructor(options: DestinationBackoffOptions = {}) {
     this.threshold = options.threshold ?? 3

@@ -18,6 +18,7 @@ import type { ClaimedRequest } from './store/types.js'
 import { RequestSupply, type SupplyConfig } from './supply.js'
 import type { Telemetry } from './telemetry/index.js'
 import { Wakeup } from './wakeup.js'
+import { StateReports } from './worker-state.js'
 
 /** What the delivery loop needs; the plugin builds it from settings and options. */
 export interface DeliveryWorkerConfig extends SupplyConfig {
@@ -63,9 +64,18 @@ export class DeliveryWorker {
     this.config.events.emit('error', storeFailure(this.config.label, error))
   }
   private running: Promise<void> | undefined
+  /** What the store last heard of this worker's state (for a dashboard in another process). */
+  private readonly states: StateReports
 
   constructor(config: DeliveryWorkerConfig) {
     this.config = config
+    this.states = new StateReports({
+      store: config.store,
+      queue: config.queue,
+      worker: config.workerId,
+      now: config.now,
+      onError: this.report,
+    })
     this.supply = new RequestSupply(config, (expired) => this.expire(expired))
     this.completions = new Completions(config.store, config.queue, this.report)
     this.targets = config.settings.webhooks.map(toTarget)
@@ -114,6 +124,7 @@ export class DeliveryWorker {
     await Promise.all(this.inFlight)
     await this.supply.release()
     await this.flushCompletions()
+    await this.states.close()
   }
 
   private async run(): Promise<void> {
@@ -123,6 +134,8 @@ export class DeliveryWorker {
       try {
         const gate = backoff.gate(now())
         if (gate.state === 'wait') {
+          // A Retry-After pause, or a backoff after failures (then a probe goes at `until`).
+          this.states.set(now() < backoff.pausedUntil ? 'paused' : 'backing_off', gate.until)
           await this.supply.release()
           await wakeup.sleep(gate.until - now())
           continue
@@ -131,14 +144,20 @@ export class DeliveryWorker {
           await wakeup.sleep(Number.POSITIVE_INFINITY) // a finishing request wakes us
           continue
         }
-        const paced = this.config.rate?.wait(now()) ?? 0
-        if (paced > 0) {
+        const { rate } = this.config
+        const paced = rate?.wait(now()) ?? 0
+        if (rate && paced > 0) {
+          // Waiting its turn at the configured rate is sending; below it, a 429 slowed us down.
+          this.states.set(rate.perSecond < rate.max ? 'rate_limited' : 'sending')
           await wakeup.sleep(paced)
           continue
         }
         const unit = await this.supply.take(gate.state === 'probe')
         if (unit === undefined) {
-          if (this.active === 0) wakeup.wentIdle()
+          if (this.active === 0) {
+            this.states.set('idle')
+            wakeup.wentIdle()
+          }
           await wakeup.sleep(this.active > 0 ? this.config.pollIntervalMs : await this.idleFor())
           continue
         }
@@ -150,6 +169,7 @@ export class DeliveryWorker {
         }
         if (gate.state === 'probe') backoff.probeStarted()
         this.config.rate?.spend(now(), this.targets.length)
+        this.states.set('sending')
         this.launch(unit)
       } catch (error) {
         this.report(error)
