@@ -1,7 +1,12 @@
 /** The SQLite store's open database and its statements, each prepared once and shared by every part of the store. */
 
+import { statfsSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type Database from 'better-sqlite3'
 import { SqliteStoreError } from './errors.js'
+
+/** How often, at most, a commit looks at the disk's free space beside the write-ahead log's size. */
+const SPACE_CHECK_MS = 250
 
 /** A prepared statement, as better-sqlite3 types one whose arguments and rows the caller casts. */
 export type Statement = Database.Statement<unknown[], unknown>
@@ -22,6 +27,8 @@ export class SqliteConnection {
   private statements: Record<string, Statement> = {}
   /** A commit failed for lack of space and the write-ahead log has not been emptied since. */
   private walToReclaim = false
+  /** When a commit next looks at the free space (see {@link watchSpace}). */
+  private spaceCheckAt = 0
 
   /** Whether a database is attached (the store is open). */
   get isOpen(): boolean {
@@ -65,7 +72,9 @@ export class SqliteConnection {
    * processes sharing the file would see locking errors. When the disk is
    * full, the write-ahead log is checkpointed and truncated (before the error
    * is rethrown, and after the first commit that fits again if that failed
-   * too), so the space it held is free for the commits after it.
+   * too), so the space it held is free for the commits after it. Before the
+   * disk fills, a log that outgrows the free space is emptied while it still
+   * can be (see {@link watchSpace}).
    */
   transaction<T>(work: () => T): T {
     const db = this.database
@@ -82,7 +91,31 @@ export class SqliteConnection {
     // The first commit that fits after a full disk: the log is still as large as the disk
     // allowed, so empty it now, while there is room to copy it into the database.
     if (this.walToReclaim) this.walToReclaim = !reclaimWal(db)
+    else this.watchSpace(db)
     return result
+  }
+
+  /**
+   * Emptying the write-ahead log copies its pages into the database, which
+   * needs free space for them while the log still holds its own. On a small
+   * or nearly full disk the log never reaches the automatic checkpoint (every
+   * ~8 MB) and ends up holding most of the queue; once the disk is full,
+   * freeing a little space is then not enough to empty it, and nothing can be
+   * written until much more is freed. So, every {@link SPACE_CHECK_MS} at
+   * most, a commit compares the log with the disk's free space, and empties
+   * the log while the free space is still more than twice its size.
+   */
+  private watchSpace(db: Database.Database): void {
+    const now = Date.now()
+    if (now < this.spaceCheckAt || db.memory) return
+    this.spaceCheckAt = now + SPACE_CHECK_MS
+    try {
+      const wal = statSync(`${db.name}-wal`).size
+      const { bavail, bsize } = statfsSync(dirname(db.name))
+      if (bavail * bsize < 4 * wal) reclaimWal(db)
+    } catch {
+      // No log file yet, or a file system that cannot say: nothing to watch.
+    }
   }
 }
 
