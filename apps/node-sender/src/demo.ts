@@ -79,6 +79,9 @@ console.log(
     `signatures verified ${verified} of ${accepted.length}, ` +
     `${plural(report.retries, 'retry', 'retries')}, ${report.dead} dead, in ${seconds} s`,
 )
+// As run from the repository root, where the README's quick start runs and the CLI is linked.
+const dbShown = dbPath.startsWith(REPO_ROOT) ? relative(REPO_ROOT, dbPath) : dbPath
+console.log(`See the queue: npx analytics-webhooks ui --db ${dbShown} --queue default`)
 if (!ok) {
   console.log(
     report.remaining > 0

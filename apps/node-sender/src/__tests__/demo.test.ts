@@ -51,6 +51,9 @@ describe('the demo (npm start)', () => {
   it('exits 0 after delivering every event with a verified signature, showing a retry', async () => {
     const { output, code } = await startDemo([])
     expect(output).toMatch(/Summary: delivered 7 of 7, signatures verified 7 of 7, 1 retry, 0 dead/)
+    expect(output).toContain(
+      `See the queue: npx analytics-webhooks ui --db ${join(dir, 'queue.sqlite')} --queue default`,
+    )
     expect(output).toMatch(/↻ a delivery got 500/)
     expect(code).toBe(0)
     expect(existsSync(join(dir, 'queue.sqlite'))).toBe(true)
