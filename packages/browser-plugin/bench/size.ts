@@ -158,10 +158,7 @@ async function main(): Promise<void> {
       '  + pacing chunk, loaded on the first request when maxRequestsPerSecond is set',
       lazyPart(/\/pacing-/),
     ],
-    [
-      '  + lease lock chunk, loaded only by a browser without Web Locks',
-      lazyPart(/\/lease-lock-/),
-    ],
+    ['  + lease lock chunk, loaded only by a browser without Web Locks', lazyPart(/\/lease-lock-/)],
     ['  = with every chunk, in all', sum(plugin.initial, plugin.lazy)],
     [
       '@segment/analytics-next, AnalyticsBrowser in one file, lazy parts included',
