@@ -26,7 +26,7 @@ import { invalidEventDetail } from './invalid-event.js'
 import type { DestinationOptions } from './options.js'
 import { resolveStore, type StoreChoice } from './store/index.js'
 import type { NewDelivery, QueueStats, QueueStore } from './store/types.js'
-import { loadTelemetry, type Telemetry } from './telemetry/index.js'
+import { loadTelemetry, TelemetryDecision } from './telemetry/index.js'
 
 /** Queues in use in this process, by storage, so two plugins cannot consume one queue by accident. */
 const queuesInUse = new Map<string | object, Set<string>>()
@@ -83,14 +83,12 @@ export class WebhookDestination {
   private loaded = false
   /** Events skipped by the `events` setting or `transform` (see {@link PluginStats.filtered}). */
   private filtered = 0
-  /** Whether an OpenTelemetry SDK is there to measure into, decided once when the worker starts. */
-  private deciding: Promise<Telemetry | undefined> | undefined
-  /** Whether {@link deciding} has resolved. */
-  private decided = false
-  /** The decision's result: `undefined` (the common case) measures nothing and costs nothing per event. */
-  private telemetry: Telemetry | undefined
-  /** The analytics-node instance that loaded the plugin, whose tracked events' traces telemetry records. */
-  private analytics: unknown
+  /**
+   * Whether an OpenTelemetry SDK is there to measure into, decided once when
+   * the worker starts; `undefined` telemetry (the common case) measures
+   * nothing and costs nothing per event.
+   */
+  private readonly telemetry: TelemetryDecision
 
   /**
    * Resolves the store option, reserves the queue (throws `queue_in_use` if taken) and opens
@@ -109,6 +107,16 @@ export class WebhookDestination {
       this.release()
       throw error
     }
+    this.telemetry = new TelemetryDecision(() =>
+      loadTelemetry({
+        webhooks: settings.webhooks,
+        method: settings.method,
+        queue: this.queue,
+        stats: async () => (await this.storeReady()).stats(this.queue),
+        sendTraceparent: options.sendTraceparent === true,
+        now: this.now,
+      }),
+    )
     this.ownDispatcher = options.dispatcher === undefined
     this.dispatcher = options.dispatcher ?? createDispatcher(options.concurrency)
     this.commits = new CommitGroup(
@@ -133,7 +141,7 @@ export class WebhookDestination {
     // analytics-node does not wait for a destination's load: the first events can come before the
     // decision (a few ms). Waiting keeps the hook's context, which is the tracking call's (see
     // TrackedTraces), and lets telemetry count these events too.
-    if (!this.decided && this.deciding !== undefined) await this.deciding
+    if (!this.telemetry.decided) await this.telemetry.settled()
     const event = ctx.event as SegmentEvent
     const messageId = typeof event.messageId === 'string' ? event.messageId : null
     if (!sendsEvent(this.settings.events, event.type, event.event)) {
@@ -153,7 +161,7 @@ export class WebhookDestination {
       await this.commits.add(
         traced(
           { id: deliveryId(), body, messageId, enqueuedAt: this.now() },
-          this.telemetry?.traceparentOf(ctx),
+          this.telemetry.current?.traceparentOf(ctx),
         ),
       )
     } catch (error) {
@@ -181,7 +189,7 @@ export class WebhookDestination {
   /** Counts an event this plugin does not send, in `stats().filtered` and in telemetry. */
   private skipped(reason: 'events' | 'transform'): void {
     this.filtered++
-    this.telemetry?.filtered(1, reason)
+    this.telemetry.current?.filtered(1, reason)
   }
 
   /**
@@ -197,10 +205,9 @@ export class WebhookDestination {
    */
   async load(analytics?: unknown): Promise<void> {
     this.loaded = true
-    this.analytics = analytics
     // Started before anything is awaited: hooks may run before load resolves (see enqueue).
-    void this.decideTelemetry()
-    this.telemetry?.watch(analytics) // when a delete() started the worker before analytics-node loaded the plugin
+    this.telemetry.watch(analytics)
+    void this.telemetry.decide()
     try {
       await this.startWorker()
     } catch (error) {
@@ -223,7 +230,7 @@ export class WebhookDestination {
   async delete(request: { userId: string; timestamp?: Date | string }): Promise<void> {
     if (this.closed) throw closedError()
     const payload = toDeletePayload(request)
-    const telemetry = this.decided ? this.telemetry : await this.decideTelemetry()
+    const telemetry = await this.telemetry.decide()
     if (!sendsEvent(this.settings.events, 'delete')) {
       this.skipped('events')
       return
@@ -273,8 +280,7 @@ export class WebhookDestination {
     this.closed = true
     await this.commits.flush().catch(() => undefined)
     await this.worker?.stop()
-    const telemetry = await this.deciding
-    telemetry?.close() // before the store closes: the queue-depth gauge reads it
+    await this.telemetry.close() // before the store closes: the queue-depth gauge reads it
     await (await this.stopWakeups)?.().catch(() => undefined)
     if (this.opening) {
       const store = await this.opening.catch(() => undefined)
@@ -324,7 +330,7 @@ export class WebhookDestination {
 
   private async startWorker(): Promise<DeliveryWorker> {
     const store = await this.storeReady()
-    const telemetry = await this.decideTelemetry()
+    const telemetry = await this.telemetry.decide()
     if (!this.worker) {
       const { settings, queue, options, events } = this
       this.worker = new DeliveryWorker({
@@ -361,24 +367,6 @@ export class WebhookDestination {
     return this.worker
   }
 
-  /** Loads telemetry once (see `loadTelemetry`), and starts recording the traces of the events `analytics` tracks. */
-  private decideTelemetry(): Promise<Telemetry | undefined> {
-    this.deciding ??= loadTelemetry({
-      webhooks: this.settings.webhooks,
-      method: this.settings.method,
-      queue: this.queue,
-      stats: async () => (await this.storeReady()).stats(this.queue),
-      sendTraceparent: this.options.sendTraceparent === true,
-      now: this.now,
-    }).then((telemetry) => {
-      telemetry?.watch(this.analytics)
-      this.telemetry = telemetry
-      this.decided = true
-      return telemetry
-    })
-    return this.deciding
-  }
-
   /** Dead-letters an event that cannot be encoded (or that `transform` failed on), without a body: nothing here was ever signed, and nothing must be by a later replay. */
   private async deadLetterInvalid(
     event: unknown,
@@ -400,7 +388,7 @@ export class WebhookDestination {
         lastStatus: null,
         detail,
       })
-      this.telemetry?.dead(1, 'invalid_payload')
+      this.telemetry.current?.dead(1, 'invalid_payload')
       this.events.emit('dead', {
         ids: [id],
         reason: 'invalid_payload',

@@ -43,6 +43,59 @@ export async function loadTelemetry(
 }
 
 /**
+ * One plugin's telemetry, decided once (see {@link loadTelemetry}), with what
+ * it needs meanwhile: the decision starts when the worker does, hooks that
+ * come before it ends wait for it, and the analytics instance whose tracked
+ * traces it records may be known before or after.
+ *
+ * @example
+ * const decision = new TelemetryDecision(() => loadTelemetry(config))
+ * decision.watch(analytics)
+ * const telemetry = await decision.decide() // undefined: nothing to measure into
+ * decision.current?.filtered(1, 'events') // no wait, once decided
+ */
+export class TelemetryDecision {
+  private readonly load: () => Promise<Telemetry | undefined>
+  private deciding: Promise<Telemetry | undefined> | undefined
+  private analytics: unknown
+  /** The telemetry once decided; `undefined` before, and after when there is nothing to measure into. */
+  current: Telemetry | undefined
+  /** Whether the decision has been made. */
+  decided = false
+
+  constructor(load: () => Promise<Telemetry | undefined>) {
+    this.load = load
+  }
+
+  /** Decides, the first time it is called; resolves with the telemetry (or `undefined`). */
+  decide(): Promise<Telemetry | undefined> {
+    this.deciding ??= this.load().then((telemetry) => {
+      telemetry?.watch(this.analytics)
+      this.current = telemetry
+      this.decided = true
+      return telemetry
+    })
+    return this.deciding
+  }
+
+  /** Resolves once the decision is made, if it has started; at once otherwise. */
+  async settled(): Promise<void> {
+    if (!this.decided) await this.deciding
+  }
+
+  /** Records the traces of the events `analytics` tracks, now or once decided. */
+  watch(analytics: unknown): void {
+    this.analytics = analytics
+    this.current?.watch(analytics)
+  }
+
+  /** Stops measuring (the queue-depth gauge reads the store: call before it closes). */
+  async close(): Promise<void> {
+    ;(await this.deciding)?.close()
+  }
+}
+
+/**
  * The registered SDK's tracer, or `undefined`. The API's global tracer
  * provider is a proxy whose delegate is the SDK's provider once one is
  * registered: `getDelegateTracer` returns `undefined` until then, whereas
