@@ -1,13 +1,13 @@
 /** End to end in real Chromium: analytics-next with the plugin on a local page, delivering to a local receiver. */
 
 import { createHmac } from 'node:crypto'
-import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
+import { describeChromium } from '@analytics-webhooks/testing'
+import type { BrowserContext, Page } from 'playwright-core'
+import { afterEach, expect, it } from 'vitest'
 import { type Harness, holdLock, openPage, reportsOf, send } from './drive.js'
 import { eventually } from './eventually.js'
 import type { PageReport, SentEvent } from './page.js'
-import { type Received, Receiver, servePage } from './servers.js'
+import { pageAndBrowser, type Received, Receiver } from './servers.js'
 
 const SECRET = 'e2e-shared-secret'
 /** A secret every scheme takes, so that requests carry both X-Signature and webhook-id. */
@@ -16,26 +16,17 @@ const BOTH_SECRET = `whsec_${Buffer.from(SECRET).toString('base64')}`
 declare const harness: Harness
 
 describeChromium('end to end in Chromium', () => {
-  let browser: Browser
-  let site: Awaited<ReturnType<typeof servePage>>
+  const chromium = pageAndBrowser()
   const offsite: string[] = []
 
-  beforeAll(async () => {
-    site = await servePage()
-    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
-  })
   afterEach(() => {
     // Settings are inline and Segment.io is off: nothing may leave 127.0.0.1.
     expect(offsite).toEqual([])
   })
-  afterAll(async () => {
-    await browser?.close()
-    await site?.close()
-  })
 
   /** A fresh profile (its own localStorage) whose every request is checked to stay on 127.0.0.1. */
   async function profile(init?: () => void): Promise<BrowserContext> {
-    const context = await browser.newContext()
+    const context = await chromium.browser.newContext()
     if (init) await context.addInitScript(init)
     context.on('request', (request) => {
       if (new URL(request.url()).hostname !== '127.0.0.1') offsite.push(request.url())
@@ -44,7 +35,7 @@ describeChromium('end to end in Chromium', () => {
   }
 
   const open = (context: BrowserContext, query: Record<string, string | string[]>) =>
-    openPage(context, site.origin, query)
+    openPage(context, chromium.site.origin, query)
 
   /** The paths of the scripts `context` loads from now on. */
   function scriptsLoaded(context: BrowserContext): string[] {

@@ -1,30 +1,25 @@
 /** Choosing what a destination gets, in real Chromium: analytics-next with the plugin on a local page, the `events` setting and the `transform` option, a local receiver. */
 
 import { createHmac } from 'node:crypto'
-import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
-import type { Browser, Page } from 'playwright-core'
+import { describeChromium } from '@analytics-webhooks/testing'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { deliveredOn, holdLock, openPage, reportsOf, send } from './drive.js'
 import { eventually } from './eventually.js'
-import { Receiver, servePage } from './servers.js'
+import { pageAndBrowser, Receiver } from './servers.js'
 
 const SECRET = 'e2e-filter-secret'
 
 describeChromium('events and transform in Chromium', () => {
-  let browser: Browser
-  let site: Awaited<ReturnType<typeof servePage>>
+  const chromium = pageAndBrowser()
   let receiver: Receiver
 
   beforeAll(async () => {
-    site = await servePage()
-    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
     receiver = new Receiver()
     await receiver.up()
   })
   afterAll(async () => {
     await receiver?.down()
-    await browser?.close()
-    await site?.close()
   })
 
   /** The messageIds of the events waiting in the page's persisted queue. */
@@ -41,8 +36,8 @@ describeChromium('events and transform in Chromium', () => {
   /** A fresh profile's page with these settings and options; requests arrive at `receiver`. */
   async function pageWith(query: Record<string, string>): Promise<Page> {
     receiver.received.length = 0
-    const context = await browser.newContext()
-    return openPage(context, site.origin, { hook: receiver.url, ...query })
+    const context = await chromium.browser.newContext()
+    return openPage(context, chromium.site.origin, { hook: receiver.url, ...query })
   }
 
   it('include and exclude: only the chosen calls are stored and arrive; the rest are reported filtered', async () => {

@@ -1,32 +1,24 @@
 /** maxRequestsPerSecond in real Chromium: a receiver never gets more requests a second than asked, and a 429 without Retry-After slows the page down until deliveries bring the rate back. */
 
-import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
+import { describeChromium } from '@analytics-webhooks/testing'
 import { busiestWindow } from '@analytics-webhooks/testing/windows'
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { deliveredOn, openPage, queueThenDrain } from './drive.js'
 import { eventually } from './eventually.js'
-import { Receiver, servePage } from './servers.js'
+import { pageAndBrowser, Receiver } from './servers.js'
 
 describeChromium('maxRequestsPerSecond in Chromium', () => {
-  let browser: Browser
-  let site: Awaited<ReturnType<typeof servePage>>
-
-  beforeAll(async () => {
-    site = await servePage()
-    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await site?.close()
-  })
+  const chromium = pageAndBrowser()
 
   /** Queues `events` tracks on a page limited to `rate` requests a second, and waits until each is delivered to `receiver`. */
   async function deliverAll(receiver: Receiver, rate: number, events: number): Promise<number[]> {
     await receiver.up()
-    const context = await browser.newContext()
+    const context = await chromium.browser.newContext()
     try {
-      const page = await openPage(context, site.origin, { hook: receiver.url, rate: `${rate}` })
+      const page = await openPage(context, chromium.site.origin, {
+        hook: receiver.url,
+        rate: `${rate}`,
+      })
       const sent = await queueThenDrain(page, events)
       await eventually(async () => expect(await deliveredOn(page)).toBe(events), 30_000)
       const delivered = receiver.received.filter((r) => r.status === 200)

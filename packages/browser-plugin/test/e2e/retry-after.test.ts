@@ -1,28 +1,17 @@
 /** Retry-After pauses the whole outbox, in real Chromium: analytics-next with the plugin on a local page, a rate-limiting receiver. */
 
-import { describeChromium, launchChromium } from '@analytics-webhooks/testing'
-import type { Browser } from 'playwright-core'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeChromium } from '@analytics-webhooks/testing'
+import { expect, it } from 'vitest'
 import { deliveredOn, openPage, queueThenDrain } from './drive.js'
 import { eventually } from './eventually.js'
-import { type Received, Receiver, servePage } from './servers.js'
+import { pageAndBrowser, type Received, Receiver } from './servers.js'
 
 const EVENTS = 5
 /** How much earlier than asked a request may arrive: clock reads a millisecond apart. */
 const SLACK_MS = 5
 
 describeChromium('Retry-After in Chromium', () => {
-  let browser: Browser
-  let site: Awaited<ReturnType<typeof servePage>>
-
-  beforeAll(async () => {
-    site = await servePage()
-    browser = await launchChromium(['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'])
-  })
-  afterAll(async () => {
-    await browser?.close()
-    await site?.close()
-  })
+  const chromium = pageAndBrowser()
 
   /**
    * The first request is answered `status` with `Retry-After: retryAfter(now)`,
@@ -44,8 +33,8 @@ describeChromium('Retry-After in Chromium', () => {
       return { status, headers: { 'Retry-After': header } }
     }
     await receiver.up()
-    const context = await browser.newContext()
-    const page = await openPage(context, site.origin, { hook: receiver.url })
+    const context = await chromium.browser.newContext()
+    const page = await openPage(context, chromium.site.origin, { hook: receiver.url })
     const sent = await queueThenDrain(page, EVENTS)
     await eventually(async () => expect(await deliveredOn(page)).toBe(EVENTS), 20_000)
 

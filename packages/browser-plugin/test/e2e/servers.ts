@@ -4,7 +4,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { launchChromium } from '@analytics-webhooks/testing'
 import { build } from 'esbuild'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 
 /**
  * Serves an HTML page and the bundle of `page.ts` (analytics-next + the plugin)
@@ -128,4 +131,34 @@ function listen(server: Server, port: number): Promise<number> {
 function close(server: Server): Promise<void> {
   server.closeAllConnections()
   return new Promise((resolve) => server.close(() => resolve()))
+}
+
+/** What {@link pageAndBrowser} opens for a describe block: the test page's server and Chromium. */
+export interface PageAndBrowser {
+  readonly site: { origin: string; close: () => Promise<void> }
+  readonly browser: Browser
+}
+
+/**
+ * Serves the test page and launches Chromium (resolving no name but
+ * 127.0.0.1, so nothing can leave the machine) before the describe block's
+ * tests, and closes both after them. Read its fields inside tests.
+ *
+ * @example
+ * const chromium = pageAndBrowser()
+ * it('…', async () => { const context = await chromium.browser.newContext() })
+ */
+export function pageAndBrowser(): PageAndBrowser {
+  const opened = {} as { site: PageAndBrowser['site']; browser: Browser }
+  beforeAll(async () => {
+    opened.site = await servePage()
+    opened.browser = await launchChromium([
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+    ])
+  })
+  afterAll(async () => {
+    await opened.browser?.close()
+    await opened.site?.close()
+  })
+  return opened
 }
