@@ -460,6 +460,21 @@ describePostgres('PostgreSQL dead-letter counts (schema version 6)', (url) => {
        SELECT q, id, '{}', 'm-' || id, 1, 1, 2, r FROM unnest($1::text[], $2::text[], $3::text[]) AS t(q, id, r)`,
       [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])],
     )
+  /** A new schema at version 5 (before dead letters were counted), holding these letters. */
+  const version5WithDead = async (rows: [string, string, string][]) => {
+    const schema = uniqueSchemaName()
+    schemas.add(schema)
+    await withPool(async (pool) => {
+      const client = await pool.connect()
+      try {
+        await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 5))
+      } finally {
+        client.release()
+      }
+      await insertDead(pool, schema, rows)
+    })
+    return schema
+  }
   /** The exact counts, from the letters themselves. */
   const countLetters = (pool: pg.Pool, schema: string) =>
     pool
@@ -484,22 +499,12 @@ describePostgres('PostgreSQL dead-letter counts (schema version 6)', (url) => {
   })
 
   it('upgrades a version 5 schema: counts the dead letters it holds once', async () => {
-    const schema = uniqueSchemaName()
-    schemas.add(schema)
-    await withPool(async (pool) => {
-      const client = await pool.connect()
-      try {
-        await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 5))
-      } finally {
-        client.release()
-      }
-      await insertDead(pool, schema, [
-        ['a', 'd1', 'http_4xx'],
-        ['a', 'd2', 'http_4xx'],
-        ['a', 'd3', 'timeout'],
-        ['b', 'd4', 'tls'],
-      ])
-    })
+    const schema = await version5WithDead([
+      ['a', 'd1', 'http_4xx'],
+      ['a', 'd2', 'http_4xx'],
+      ['a', 'd3', 'timeout'],
+      ['b', 'd4', 'tls'],
+    ])
     const store = makeStore(url, schema)
     await store.open()
     expect(await store.stats('a')).toMatchObject({
@@ -601,21 +606,11 @@ describePostgres('PostgreSQL dead-letter counts (schema version 6)', (url) => {
   })
 
   it('a store that must not migrate (the CLI) reads an older schema: counts from the letters, pages, no worker states', async () => {
-    const schema = uniqueSchemaName()
-    schemas.add(schema)
-    await withPool(async (pool) => {
-      const client = await pool.connect()
-      try {
-        await migratePostgres(client, `"${schema}"`, schema, POSTGRES_MIGRATIONS.slice(0, 5))
-      } finally {
-        client.release()
-      }
-      await insertDead(pool, schema, [
-        ['a', 'd1', 'http_4xx'],
-        ['a', 'd2', 'timeout'],
-        ['b', 'd3', 'http_4xx'],
-      ])
-    })
+    const schema = await version5WithDead([
+      ['a', 'd1', 'http_4xx'],
+      ['a', 'd2', 'timeout'],
+      ['b', 'd3', 'http_4xx'],
+    ])
     const store = new PostgresQueueStore({ connectionString: url, schema, migrate: false })
     stores.push(store)
     await store.open()
